@@ -1,0 +1,1 @@
+"""The ``nb`` (``neuralbridge``) command line."""

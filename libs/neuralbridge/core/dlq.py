@@ -1,0 +1,185 @@
+"""Dead-letter copies, and the operations SREs run on DLQ streams.
+
+A DLQ copy's body is the original payload byte for byte; its headers say where
+it came from and why it failed (``X-Dlq-*``), and carry the trace context. Its
+``Nats-Msg-Id`` is ``<stream>:<seq>`` so that the same job is dead-lettered
+once even when two paths (the runner, a max-deliveries advisory) race.
+Re-publishing the body to ``X-Dlq-Original-Subject`` replays the job; that is
+what :func:`replay` does, with a fresh message id so dedup does not drop it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+
+import msgspec
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from neuralbridge.core.observability.logs import scrub
+
+__all__ = [
+    "DLQ_HEADERS",
+    "DeadLetter",
+    "dead_letter_headers",
+    "entries",
+    "get_entry",
+    "list_dlq_streams",
+    "purge",
+    "replay",
+]
+
+H_SUBJECT = "X-Dlq-Original-Subject"
+H_STREAM = "X-Dlq-Original-Stream"
+H_SEQ = "X-Dlq-Original-Seq"
+H_DELIVERIES = "X-Dlq-Deliveries"
+H_CONSUMER = "X-Dlq-Consumer"
+H_ERROR_CLASS = "X-Dlq-Error-Class"
+H_ERROR = "X-Dlq-Error"
+H_FAILED_AT = "X-Dlq-Failed-At"
+H_REPLAYED_FROM = "X-Dlq-Replayed-From"
+
+DLQ_HEADERS = (
+    H_SUBJECT,
+    H_STREAM,
+    H_SEQ,
+    H_DELIVERIES,
+    H_CONSUMER,
+    H_ERROR_CLASS,
+    H_ERROR,
+    H_FAILED_AT,
+)
+_TRACE_HEADERS = ("traceparent", "tracestate")
+_MAX_ERROR = 1024
+
+
+class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
+    """One message of a DLQ stream, as shown by ``nb dlq``."""
+
+    seq: int
+    stored_at: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def original_subject(self) -> str:
+        """Where replaying sends the body."""
+        return self.headers.get(H_SUBJECT, "")
+
+
+def dead_letter_headers(
+    *,
+    subject: str,
+    stream: str,
+    seq: int,
+    deliveries: int,
+    consumer: str,
+    error_class: str,
+    error: str,
+    original_headers: Mapping[str, str] | None,
+) -> dict[str, str]:
+    """The headers of a DLQ copy, secrets scrubbed and one line each."""
+    headers = {
+        H_SUBJECT: subject,
+        H_STREAM: stream,
+        H_SEQ: str(seq),
+        H_DELIVERIES: str(deliveries),
+        H_CONSUMER: consumer,
+        H_ERROR_CLASS: error_class,
+        H_ERROR: _one_line(scrub(error))[:_MAX_ERROR] or error_class,
+        H_FAILED_AT: datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "Nats-Msg-Id": f"{stream}:{seq}",
+    }
+    for name in _TRACE_HEADERS:
+        if original_headers and name in original_headers:
+            headers[name] = original_headers[name]
+    return headers
+
+
+def _one_line(text: str) -> str:
+    # Header values cannot hold CR or LF; keep the message readable on one line.
+    return " ".join(text.split())
+
+
+async def list_dlq_streams(js: JetStreamContext) -> list[tuple[str, int]]:
+    """Return ``(stream, messages)`` for every ``DLQ_*`` stream."""
+    infos = await js.streams_info()
+    return sorted(
+        (i.config.name, i.state.messages)
+        for i in infos
+        if i.config.name and i.config.name.startswith("DLQ_")
+    )
+
+
+async def get_entry(js: JetStreamContext, stream: str, seq: int) -> DeadLetter:
+    """Read one DLQ message by sequence.
+
+    Raises:
+        NotFoundError: no message with that sequence.
+    """
+    raw = await js.get_msg(stream, seq)
+    return _to_dead_letter(raw)
+
+
+async def entries(
+    js: JetStreamContext, stream: str, *, start: int = 1, end: int | None = None
+) -> AsyncIterator[DeadLetter]:
+    """Yield the DLQ messages with ``start <= seq <= end`` in order."""
+    info = await js.stream_info(stream)
+    seq = max(start, info.state.first_seq)
+    last = info.state.last_seq if end is None else min(end, info.state.last_seq)
+    while seq <= last:
+        try:
+            raw = await js.get_msg(stream, seq, subject=">", next=True)
+        except NotFoundError:
+            return
+        if raw.seq is None or raw.seq > last:
+            return
+        yield _to_dead_letter(raw)
+        seq = raw.seq + 1
+
+
+async def replay(
+    js: JetStreamContext, stream: str, seqs: list[int], *, keep: bool = False
+) -> list[tuple[int, str]]:
+    """Re-publish each message's body to its original subject.
+
+    Each replay gets a fresh ``Nats-Msg-Id``; the DLQ copy is deleted after the
+    PubAck unless ``keep``. Returns ``(seq, original subject)`` per replay.
+    """
+    done: list[tuple[int, str]] = []
+    for seq in seqs:
+        letter = await get_entry(js, stream, seq)
+        subject = letter.original_subject
+        if not subject:
+            raise ValueError(f"{stream} #{seq} has no {H_SUBJECT} header; cannot replay it")
+        headers = {k: v for k, v in letter.headers.items() if k in _TRACE_HEADERS}
+        headers[H_REPLAYED_FROM] = f"{stream}:{seq}"
+        headers["Nats-Msg-Id"] = f"replay:{stream}:{seq}:{uuid.uuid4().hex}"
+        await js.publish(subject, letter.body, headers=headers)
+        if not keep:
+            await js.delete_msg(stream, seq)
+        done.append((seq, subject))
+    return done
+
+
+async def purge(js: JetStreamContext, stream: str) -> int:
+    """Delete every message of a DLQ stream; return how many there were."""
+    if not stream.startswith("DLQ_"):
+        raise ValueError(f"{stream} is not a DLQ stream (names start with DLQ_)")
+    info = await js.stream_info(stream)
+    await js.purge_stream(stream)
+    return int(info.state.messages)
+
+
+def _to_dead_letter(raw: object) -> DeadLetter:
+    headers = {str(k): str(v) for k, v in (getattr(raw, "headers", None) or {}).items()}
+    stored = getattr(raw, "time", None)
+    return DeadLetter(
+        seq=int(getattr(raw, "seq", 0) or 0),
+        stored_at=stored.isoformat() if stored else "",
+        headers=headers,
+        body=getattr(raw, "data", None) or b"",
+    )

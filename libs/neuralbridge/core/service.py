@@ -1,0 +1,108 @@
+"""What a service is, and the composition root that runs one or all of them.
+
+A service is a :class:`ServiceSpec`: a name, its settings type, its migrations
+and an ``async main(deps, stop)``. :func:`open_deps` builds the service's typed
+:class:`Deps` (NATS, PostgreSQL with its migrations applied) inside an
+``AsyncExitStack``; the CLI's ``nb serve`` runs one spec against configured
+servers, ``nb up`` runs every spec in one process against the embedded ones.
+Nothing else reads the environment or builds clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import asyncpg
+import structlog
+
+from neuralbridge.core.bus import Bus
+from neuralbridge.core.db import create_pool, load_migrations, migrate
+from neuralbridge.core.errors import ConfigError
+from neuralbridge.core.observability.http import HealthServer
+from neuralbridge.core.settings import CommonSettings
+
+__all__ = ["Deps", "ServiceSpec", "install_stop_signals", "open_deps"]
+
+log = structlog.get_logger()
+
+S = TypeVar("S", bound=CommonSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class Deps(Generic[S]):
+    """Everything a service's main needs, opened by the composition root."""
+
+    name: str
+    settings: S
+    bus: Bus
+    pool: asyncpg.Pool
+    health: HealthServer
+
+
+ServiceMain = Callable[[Deps[S], asyncio.Event], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec(Generic[S]):
+    """A service: its name, settings, PostgreSQL schema and migrations, main."""
+
+    name: str
+    settings_type: type[S]
+    main: ServiceMain[S]
+    schema: str
+    migrations: Path | None = None
+
+
+async def open_deps(
+    spec: ServiceSpec[S], settings: S, health: HealthServer, stack: AsyncExitStack
+) -> Deps[S]:
+    """Connect NATS and PostgreSQL, apply migrations, register readiness checks.
+
+    Raises:
+        ConfigError: ``NATS_URL`` or ``DATABASE_URL`` is missing or unreachable.
+    """
+    if not settings.nats_url:
+        raise ConfigError("configuration error: NATS_URL is required but not set")
+    if settings.database_url is None:
+        raise ConfigError("configuration error: DATABASE_URL is required but not set")
+    bus = await Bus.connect(settings.nats_url, name=f"neuralbridge-{spec.name}")
+    stack.push_async_callback(bus.close)
+    try:
+        pool = await create_pool(settings.database_url.reveal())
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise ConfigError(
+            f"configuration error: DATABASE_URL: cannot connect ({type(exc).__name__}: {exc})"
+        ) from None
+    stack.push_async_callback(pool.close)
+    migrations = load_migrations(spec.migrations) if spec.migrations else []
+    await migrate(pool, spec.schema, migrations)
+    health.add_check(f"{spec.name}.nats", bus.ping)
+
+    async def postgres_ready() -> None:
+        await pool.fetchval("SELECT 1")
+
+    health.add_check(f"{spec.name}.postgres", postgres_ready)
+    return Deps(name=spec.name, settings=settings, bus=bus, pool=pool, health=health)
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    """SIGTERM/SIGINT set ``stop`` (graceful); a second one exits at once."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            log.warning("forced_exit", signal=signal.Signals(signum).name)
+            raise SystemExit(130)
+        log.info("stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, on_signal, signum)
