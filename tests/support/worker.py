@@ -16,13 +16,20 @@ import sys
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.runner import JobContext, JobRunner
 from neuralbridge.core.service import install_stop_signals
-from neuralbridge.core.topology import work_spec
+from neuralbridge.core.topology import WorkSpec, work_spec
 from tests.support.jobs import Work
 
 
-async def run(url: str, stream: str, subject: str, consumer: str, ack_wait: float, report: str) -> None:
+def worker_spec(stream: str, subject: str, consumer: str, ack_wait: float) -> WorkSpec:
+    """The spec both the test and its worker processes declare (they must agree)."""
+    return work_spec(stream, (subject,), consumer, ack_wait=ack_wait, max_deliver=5)
+
+
+async def run(argv: list[str]) -> None:
+    url, stream, subject, consumer, ack_wait_text, report = argv
+    ack_wait = float(ack_wait_text)
     bus = await Bus.connect(url, name=f"test-worker-{os.getpid()}")
-    spec = work_spec(stream, (subject,), consumer, ack_wait=ack_wait, max_deliver=5)
+    spec = worker_spec(stream, subject, consumer, ack_wait)
     pid = str(os.getpid())
 
     async def handle(job: Work, ctx: JobContext) -> None:
@@ -41,5 +48,4 @@ async def run(url: str, stream: str, subject: str, consumer: str, ack_wait: floa
 
 
 if __name__ == "__main__":
-    url, stream, subject, consumer, ack_wait, report = sys.argv[1:7]
-    asyncio.run(run(url, stream, subject, consumer, float(ack_wait), report))
+    asyncio.run(run(sys.argv[1:7]))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+from nats.js.api import ConsumerInfo
 
 from neuralbridge.core import dlq
 from neuralbridge.core.bus import Bus
@@ -62,19 +65,19 @@ async def streams(bus: Bus, *, as_json: bool) -> int:
         name = info.config.name or ""
         if name.startswith(("DLQ_", "KV_", "OBJ_")):
             continue
-        consumers = await bus.js.consumers_info(name)
-        for c in consumers or [None]:
-            rows.append(
-                {
-                    "stream": name,
-                    "messages": info.state.messages,
-                    "consumer": c.name if c else "-",
-                    "pending": c.num_pending if c else "-",
-                    "ack_pending": c.num_ack_pending if c else "-",
-                    "redelivered": c.num_redelivered if c else "-",
-                    "dlq_depth": depth.get(f"DLQ_{name}", "-"),
-                }
-            )
+        consumers: list[ConsumerInfo | None] = [*await bus.js.consumers_info(name)] or [None]
+        rows.extend(
+            {
+                "stream": name,
+                "messages": info.state.messages,
+                "consumer": c.name if c else "-",
+                "pending": c.num_pending if c else "-",
+                "ack_pending": c.num_ack_pending if c else "-",
+                "redelivered": c.num_redelivered if c else "-",
+                "dlq_depth": depth.get(f"DLQ_{name}", "-"),
+            }
+            for c in consumers
+        )
     _emit(rows, ["stream", "messages", "consumer", "pending", "ack_pending", "redelivered",
                  "dlq_depth"], as_json)  # fmt: skip
     return 0
@@ -86,21 +89,22 @@ async def dlq_list(bus: Bus, stream: str | None, *, as_json: bool) -> int:
         rows = [{"dlq": n, "messages": c} for n, c in await dlq.list_dlq_streams(bus.js)]
         _emit(rows, ["dlq", "messages"], as_json)
         return 0
-    rows = []
-    async for letter in dlq.entries(bus.js, stream):
-        h = letter.headers
-        rows.append(
-            {
-                "seq": letter.seq,
-                "failed_at": h.get(dlq.H_FAILED_AT, ""),
-                "subject": h.get(dlq.H_SUBJECT, ""),
-                "deliveries": h.get(dlq.H_DELIVERIES, ""),
-                "error_class": h.get(dlq.H_ERROR_CLASS, ""),
-                "error": h.get(dlq.H_ERROR, "") if as_json else h.get(dlq.H_ERROR, "")[:70],
-            }
-        )
+    rows = [_letter_row(letter, full=as_json) async for letter in dlq.entries(bus.js, stream)]
     _emit(rows, ["seq", "failed_at", "subject", "deliveries", "error_class", "error"], as_json)
     return 0
+
+
+def _letter_row(letter: dlq.DeadLetter, *, full: bool) -> dict[str, Any]:
+    h = letter.headers
+    error = h.get(dlq.H_ERROR, "")
+    return {
+        "seq": letter.seq,
+        "failed_at": h.get(dlq.H_FAILED_AT, ""),
+        "subject": h.get(dlq.H_SUBJECT, ""),
+        "deliveries": h.get(dlq.H_DELIVERIES, ""),
+        "error_class": h.get(dlq.H_ERROR_CLASS, ""),
+        "error": error if full else error[:70],
+    }
 
 
 async def dlq_show(bus: Bus, stream: str, seq: int, *, as_json: bool) -> int:
@@ -157,7 +161,8 @@ async def dlq_purge(bus: Bus, stream: str, *, yes: bool, as_json: bool) -> int:
             print(f"refusing to purge {stream} without --yes (no terminal to confirm)",
                   file=sys.stderr)  # fmt: skip
             return 2
-        answer = input(f"Purge every message of {stream}? Type the stream name to confirm: ")
+        prompt = f"Purge every message of {stream}? Type the stream name to confirm: "
+        answer = await asyncio.to_thread(input, prompt)
         if answer.strip() != stream:
             print("not purged", file=sys.stderr)
             return 1

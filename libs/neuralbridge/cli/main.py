@@ -14,6 +14,7 @@ from nats.js.errors import NotFoundError
 
 from neuralbridge.cli import admin
 from neuralbridge.cli.registry import SERVICE_NAMES
+from neuralbridge.core.bus import Bus
 from neuralbridge.core.errors import NeuralBridgeError
 from neuralbridge.core.observability import configure_logging
 
@@ -63,7 +64,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     return asyncio.run(admin.with_bus(lambda bus: _dlq(bus, args)))
 
 
-async def _dlq(bus: admin.Bus, args: argparse.Namespace) -> int:
+async def _dlq(bus: Bus, args: argparse.Namespace) -> int:
     match args.dlq_command:
         case "list":
             return await admin.dlq_list(bus, args.stream, as_json=args.json)

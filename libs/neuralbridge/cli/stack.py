@@ -88,7 +88,9 @@ def _preferred(port: int) -> int:
     return port if port_is_free(port) else 0
 
 
-async def _run_services(specs: list[ServiceSpec[Any]], env: dict[str, str], *, banner: bool) -> None:
+async def _run_services(
+    specs: list[ServiceSpec[Any]], env: dict[str, str], *, banner: bool
+) -> None:
     stop = asyncio.Event()
     install_stop_signals(stop)
     common = load_settings(CommonSettings, env)
@@ -101,17 +103,18 @@ async def _run_services(specs: list[ServiceSpec[Any]], env: dict[str, str], *, b
             await open_deps(spec, load_settings(spec.settings_type, env), health, stack)
             for spec in specs
         ]
-        tasks = {
+        tasks: dict[asyncio.Task[None], str] = {
             asyncio.create_task(spec.main(dep, stop), name=spec.name): spec.name
             for spec, dep in zip(specs, deps, strict=True)
         }
+        health.mark_started()
         if banner:
             _print_banner(env, common, health.port)
         log.info("services_started", services=[s.name for s in specs])
-        waiter = asyncio.create_task(stop.wait())
+        waiter = asyncio.create_task(_until(stop))
         done, _ = await asyncio.wait({*tasks, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        for task in done - {waiter}:
-            if task.exception() is not None:
+        for task in done:
+            if task is not waiter and task.exception() is not None:
                 log.error("service_failed", service=tasks[task], error=repr(task.exception()))
         stop.set()
         results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -120,6 +123,10 @@ async def _run_services(specs: list[ServiceSpec[Any]], env: dict[str, str], *, b
         log.info("services_stopped", failed=failed)
         if failed:
             raise SystemExit(1)
+
+
+async def _until(stop: asyncio.Event) -> None:
+    await stop.wait()
 
 
 async def _open_qdrant(common: CommonSettings, health: HealthServer, stack: AsyncExitStack) -> None:
@@ -144,12 +151,13 @@ async def _open_qdrant(common: CommonSettings, health: HealthServer, stack: Asyn
 def _print_banner(env: dict[str, str], common: CommonSettings, metrics_port: int) -> None:
     host = "127.0.0.1" if common.bind_host in ("0.0.0.0", "::") else common.bind_host  # noqa: S104
     gateway_port = env.get("GATEWAY_PORT", "4000")
+    qdrant = env.get("QDRANT_URL") or f"local mode at {env.get('QDRANT_PATH', '?')}"
     lines = [
         "",
         f"NeuralBridge is up (pid {os.getpid()}, data in {Path(common.nb_data_dir).resolve()})",
         f"  NATS JetStream  {env['NATS_URL']}",
         f"  PostgreSQL      {redact_url(env['DATABASE_URL'])}",
-        f"  Qdrant          {env.get('QDRANT_URL') or 'local mode at ' + env.get('QDRANT_PATH', '?')}",
+        f"  Qdrant          {qdrant}",
         f"  Gateway         http://{host}:{gateway_port}  (OpenAPI: /schema)",
         f"  Metrics/health  http://{host}:{metrics_port}/metrics  /healthz  /readyz",
         "Press Ctrl-C to stop (data is kept for the next `make up`).",

@@ -19,15 +19,23 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 import structlog
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
 
 from neuralbridge.core.errors import MigrationError
 
 __all__ = ["Migration", "claim_once", "create_pool", "load_migrations", "migrate"]
 
 log = structlog.get_logger()
+
+if TYPE_CHECKING:
+    # A connection, or a pool's proxy for one (subscriptable only in the stubs).
+    Connection: TypeAlias = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
 
 _FILE = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -117,7 +125,7 @@ async def migrate(pool: asyncpg.Pool, schema: str, migrations: list[Migration]) 
     return applied_now
 
 
-async def _apply(conn: asyncpg.Connection, schema: str, migration: Migration) -> None:
+async def _apply(conn: Connection, schema: str, migration: Migration) -> None:
     try:
         async with conn.transaction():
             await conn.execute(f'SET LOCAL search_path TO "{schema}"')
@@ -136,7 +144,7 @@ async def _apply(conn: asyncpg.Connection, schema: str, migration: Migration) ->
     log.info("migration_applied", schema=schema, version=migration.version, name=migration.name)
 
 
-async def claim_once(conn: asyncpg.Connection, schema: str, key: str) -> bool:
+async def claim_once(conn: Connection, schema: str, key: str) -> bool:
     """Record ``key`` as processed; ``False`` when it already was.
 
     Call inside the transaction that performs the job's effect; every schema

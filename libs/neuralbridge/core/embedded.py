@@ -125,9 +125,10 @@ class EmbeddedNats:
                     f"nats-server exited with status {self._proc.returncode}; "
                     f"see {self.data_dir / 'nats-server.log'}"
                 )
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=0.5
-            ) as conn:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn,
+            ):
                 if conn.recv(4).startswith(b"INFO"):
                     return
             time.sleep(0.05)
@@ -193,13 +194,16 @@ class EmbeddedPostgres:
             "-c", "max_connections=200",
             "-c", "fsync=off" if os.environ.get("NB_PG_FAST") == "1" else "fsync=on",
         ]  # fmt: skip
+        uid, gid, groups = self._identity()
         with log_file.open("ab") as out:
             self._proc = subprocess.Popen(
                 args,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 preexec_fn=lambda: _die_with_parent(signal.SIGINT),  # noqa: PLW1509
-                **self._as_user(),
+                user=uid,
+                group=gid,
+                extra_groups=groups,
             )
         self._wait_ready(timeout, log_file)
         if fresh:
@@ -219,33 +223,38 @@ class EmbeddedPostgres:
             proc.wait()
         log.info("embedded_postgres_stopped", port=self.port)
 
-    def _as_user(self) -> dict[str, object]:
+    def _identity(self) -> tuple[int | None, int | None, list[int] | None]:
+        """uid, gid and groups to run the server with (``None``: stay as we are)."""
         if self._user is None:
-            return {}
+            return None, None, None
         entry = pwd.getpwnam(self._user)
-        return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        return entry.pw_uid, entry.pw_gid, []
 
     def _initdb(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self._user is not None:
             self._prepare_unprivileged_user()
+        uid, gid, groups = self._identity()
         result = subprocess.run(
             [
                 str(self._bin / "initdb"),
-                "-D", str(self.data_dir),
-                "-U", "postgres",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
                 "--auth=trust",
                 "--encoding=UTF8",
                 "--locale=C",
-            ],  # fmt: skip
+            ],
             capture_output=True,
             check=False,
-            **self._as_user(),  # type: ignore[arg-type]
+            user=uid,
+            group=gid,
+            extra_groups=groups,
         )
         if result.returncode != 0:
-            raise EmbeddedRuntimeError(
-                f"initdb failed for {self.data_dir}: {result.stderr.decode(errors='replace')[-500:]}"
-            )
+            reason = result.stderr.decode(errors="replace")[-500:]
+            raise EmbeddedRuntimeError(f"initdb failed for {self.data_dir}: {reason}")
 
     def _prepare_unprivileged_user(self) -> None:
         assert self._user is not None
@@ -254,7 +263,9 @@ class EmbeddedPostgres:
         except KeyError:
             useradd = shutil.which("useradd") or "/usr/sbin/useradd"
             subprocess.run(
-                [useradd, "--system", "--no-create-home", self._user], check=True, capture_output=True
+                [useradd, "--system", "--no-create-home", self._user],
+                check=True,
+                capture_output=True,
             )
         entry = pwd.getpwnam(self._user)
         os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
@@ -286,14 +297,20 @@ class EmbeddedPostgres:
         subprocess.run(
             [
                 str(self._bin / "psql"),
-                "-h", "127.0.0.1",
-                "-p", str(self.port),
-                "-U", "postgres",
-                "-d", database,
-                "-v", "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
                 "-q",
-                "-c", sql,
-            ],  # fmt: skip
+                "-c",
+                sql,
+            ],
             check=True,
             capture_output=True,
         )

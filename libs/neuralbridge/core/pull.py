@@ -110,7 +110,11 @@ class PullFeed:
                 log.warning("pull_request_lost", subject=self._next_subject, asked=self._requested)
                 self._requested = 0
             want = self._free_slots() - self._requested
-            if want > 0 and self._bus.connected and (want >= self._threshold() or not self._requested):
+            if (
+                want > 0
+                and self._bus.connected
+                and (want >= self._threshold() or not self._requested)
+            ):
                 await self._request(want)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):

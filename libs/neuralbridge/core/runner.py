@@ -266,7 +266,7 @@ class JobRunner(Generic[M]):
         try:
             await self._bus.js.publish(self.spec.dlq_subject, msg.data, headers=headers)
         except Exception as exc:  # noqa: BLE001 - keep the original: it comes back and retries
-            log.error("dlq_publish_failed", stream=self.spec.stream, error=str(exc))
+            log.warning("dlq_publish_failed", stream=self.spec.stream, error=str(exc))
             await msg.nak(delay=self.spec.delay_after(max(deliveries, 1)) or 1.0)
             return "retry", f"{error_class}: {error} (DLQ publish failed: {exc})"
         await msg.term()

@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 import structlog
@@ -46,7 +46,7 @@ class Deps(Generic[S]):
     health: HealthServer
 
 
-ServiceMain = Callable[[Deps[S], asyncio.Event], Awaitable[None]]
+ServiceMain = Callable[[Deps[S], asyncio.Event], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -206,7 +206,7 @@ async def _ensure_consumer(js: JetStreamContext, stream: str, config: api.Consum
         await _call(js.add_consumer(stream, config), f"create consumer {config.durable_name}")
         log.info("consumer_created", stream=stream, consumer=config.durable_name)
         return
-    fields = _CONSUMER_FIELDS
+    fields: tuple[str, ...] = _CONSUMER_FIELDS
     if config.backoff:
         # The server replaces ack_wait by backoff[0]; compare the schedule instead.
         fields = tuple(f for f in fields if f != "ack_wait")

@@ -69,6 +69,4 @@ async def main(deps: Deps[GatewaySettings], stop: asyncio.Event) -> None:
     stopped.cancel()
 
 
-SERVICE = ServiceSpec(
-    name="gateway", settings_type=GatewaySettings, main=main, schema="gateway"
-)
+SERVICE = ServiceSpec(name="gateway", settings_type=GatewaySettings, main=main, schema="gateway")

@@ -15,4 +15,6 @@ async def main(deps: Deps[CommonSettings], stop: asyncio.Event) -> None:
     await stop.wait()
 
 
-SERVICE = ServiceSpec(name="proxy_pipeline", settings_type=CommonSettings, main=main, schema="proxy_pipeline")
+SERVICE = ServiceSpec(
+    name="proxy_pipeline", settings_type=CommonSettings, main=main, schema="proxy_pipeline"
+)

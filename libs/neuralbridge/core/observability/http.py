@@ -38,6 +38,7 @@ class HealthServer:
         self._checks: dict[str, ReadinessCheck] = {}
         self._timeout = check_timeout
         self._runner: web.AppRunner | None = None
+        self._started = False
 
     @property
     def port(self) -> int:
@@ -48,8 +49,18 @@ class HealthServer:
         """Register a readiness check under ``name``."""
         self._checks[name] = check
 
+    def mark_started(self) -> None:
+        """Services are running: readiness now depends on the checks alone."""
+        self._started = True
+
     async def readiness(self) -> dict[str, str]:
-        """Run every check; return ``{name: "ok" | reason}``."""
+        """Run every check; return ``{name: "ok" | reason}``.
+
+        Until :meth:`mark_started`, ``startup`` reports ``starting``, so a
+        process is never ready while its services are still opening.
+        """
+        if not self._started:
+            return {"startup": "starting"}
         names = list(self._checks)
         results = await asyncio.gather(
             *(self._run(self._checks[n]) for n in names), return_exceptions=False
@@ -75,9 +86,8 @@ class HealthServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
-        server = site._server
-        if server is not None and self._port == 0:
-            self._port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        if self._port == 0:
+            self._port = int(self._runner.addresses[0][1])
         log.info("health_server_started", host=self._host, port=self._port)
 
     async def stop(self) -> None:
@@ -98,4 +108,6 @@ class HealthServer:
         )
 
     async def _metrics(self, _request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(
+            body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )

@@ -54,7 +54,11 @@ def _add_trace_id(
 
 
 def configure_logging(
-    *, level: str = "info", fmt: str = "json", service: str | None = None, stream: TextIO | None = None
+    *,
+    level: str = "info",
+    fmt: str = "json",
+    service: str | None = None,
+    stream: TextIO | None = None,
 ) -> None:
     """Configure structlog (and route stdlib logging through the same level).
 
