@@ -117,6 +117,12 @@ async def _run_services(
             if task is not waiter and task.exception() is not None:
                 log.error("service_failed", service=tasks[task], error=repr(task.exception()))
         stop.set()
+        # Services drain within SHUTDOWN_GRACE_SECONDS; past that (plus a margin
+        # for closing connections) they are cancelled so the process still exits.
+        _, late = await asyncio.wait(tasks, timeout=common.shutdown_grace_seconds + 5)
+        for task in late:
+            log.warning("service_cancelled_after_grace", service=tasks[task])
+            task.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
         waiter.cancel()
         failed = [tasks[t] for t, r in zip(tasks, results, strict=True) if isinstance(r, Exception)]

@@ -20,7 +20,7 @@ from nats.js.api import PubAck
 from opentelemetry import trace
 
 from neuralbridge.core.errors import ConfigError
-from neuralbridge.core.observability.tracing import inject_headers, tracer
+from neuralbridge.core.observability.tracing import inject_headers, tracer, tracing_active
 from neuralbridge.core.schemas import Message, encode
 from neuralbridge.core.settings import redact_url
 
@@ -141,14 +141,17 @@ class Bus:
             timeout: Seconds to wait for the PubAck.
         """
         data = payload if isinstance(payload, bytes) else encode(payload)
+        if not tracing_active():
+            return await self.js.publish(
+                subject, data, timeout=timeout, headers=_headers(headers, msg_id)
+            )
         with tracer().start_as_current_span(
             f"publish {subject}", kind=trace.SpanKind.PRODUCER
         ) as span:
             span.set_attribute("messaging.destination.name", subject)
-            all_headers = inject_headers(dict(headers or {}))
-            if msg_id is not None:
-                all_headers["Nats-Msg-Id"] = msg_id
-            ack = await self.js.publish(subject, data, timeout=timeout, headers=all_headers)
+            ack = await self.js.publish(
+                subject, data, timeout=timeout, headers=_headers(headers, msg_id)
+            )
             span.set_attribute("messaging.message.id", f"{ack.stream}:{ack.seq}")
             return ack
 
@@ -157,3 +160,11 @@ class Bus:
         self._closing = True
         if not self.nc.is_closed:
             await self.nc.close()
+
+
+def _headers(extra: dict[str, str] | None, msg_id: str | None) -> dict[str, str]:
+    """Extra headers + the current trace context + ``Nats-Msg-Id``."""
+    headers = inject_headers(dict(extra or {}))
+    if msg_id is not None:
+        headers["Nats-Msg-Id"] = msg_id
+    return headers

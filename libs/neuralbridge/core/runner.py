@@ -34,13 +34,14 @@ from typing import Generic, TypeVar
 import msgspec
 import structlog
 from nats.aio.msg import Msg
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from neuralbridge.core import dlq
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.errors import JobTimeoutError, PermanentError, RetryableError
 from neuralbridge.core.observability import metrics as m
-from neuralbridge.core.observability.tracing import extract_context, tracer
+from neuralbridge.core.observability.tracing import extract_context, tracer, tracing_active
 from neuralbridge.core.pull import PullFeed
 from neuralbridge.core.schemas import Message, decode
 from neuralbridge.core.topology import WorkSpec, declare_work
@@ -191,6 +192,16 @@ class JobRunner(Generic[M]):
         seq, deliveries = meta.sequence.stream, meta.num_delivered
         if deliveries > 1:
             self._redeliveries.inc()
+        if not tracing_active():
+            # Nothing records spans: only carry the producer's context along.
+            carried = msg.headers is not None and "traceparent" in msg.headers
+            token = otel_context.attach(extract_context(msg.headers)) if carried else None
+            try:
+                await self._run_and_log(msg, seq, deliveries)
+            finally:
+                if token is not None:
+                    otel_context.detach(token)
+            return
         with tracer().start_as_current_span(
             f"process {self.spec.stream}",
             context=extract_context(msg.headers),
@@ -198,23 +209,28 @@ class JobRunner(Generic[M]):
         ) as span:
             span.set_attribute("messaging.message.id", f"{self.spec.stream}:{seq}")
             span.set_attribute("messaging.delivery_count", deliveries)
-            started = asyncio.get_running_loop().time()
-            outcome, error = await self._outcome(msg, seq, deliveries)
-            elapsed = asyncio.get_running_loop().time() - started
-            self._duration.observe(elapsed)
-            self._m[outcome].inc()
+            error = await self._run_and_log(msg, seq, deliveries)
             if error is not None:
                 span.set_status(trace.StatusCode.ERROR, error)
-            log.info(
-                "job_finished",
-                stream=self.spec.stream,
-                seq=seq,
-                subject=msg.subject,
-                deliveries=deliveries,
-                outcome=outcome,
-                duration_ms=round(elapsed * 1000, 2),
-                error=error,
-            )
+
+    async def _run_and_log(self, msg: Msg, seq: int, deliveries: int) -> str | None:
+        """Handle the message, record metrics and the job's one log line."""
+        started = asyncio.get_running_loop().time()
+        outcome, error = await self._outcome(msg, seq, deliveries)
+        elapsed = asyncio.get_running_loop().time() - started
+        self._duration.observe(elapsed)
+        self._m[outcome].inc()
+        log.info(
+            "job_finished",
+            stream=self.spec.stream,
+            seq=seq,
+            subject=msg.subject,
+            deliveries=deliveries,
+            outcome=outcome,
+            duration_ms=round(elapsed * 1000, 2),
+            error=error,
+        )
+        return error
 
     async def _outcome(self, msg: Msg, seq: int, deliveries: int) -> tuple[str, str | None]:
         if deliveries > self.spec.max_deliver:

@@ -61,6 +61,12 @@ async def main(deps: Deps[GatewaySettings], stop: asyncio.Event) -> None:
         lifespan="on",
     )
     server = _Server(config)
+
+    async def http_ready() -> None:
+        if not server.started:
+            raise ConnectionError(f"HTTP server not listening on {deps.settings.gateway_port} yet")
+
+    deps.health.add_check("gateway.http", http_ready)
     serving = asyncio.create_task(server.serve())
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)

@@ -7,6 +7,7 @@ from neuralbridge.core.observability.tracing import (
     extract_context,
     inject_headers,
     tracer,
+    tracing_active,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "inject_headers",
     "scrub",
     "tracer",
+    "tracing_active",
 ]
