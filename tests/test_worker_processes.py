@@ -82,23 +82,36 @@ def workers(
             proc.wait()
 
 
+@asynccontextmanager
+async def fleet(
+    bus: Bus, nats: EmbeddedNats, repo_root: Path, uid: str, *, count: int, ack_wait: float
+) -> AsyncIterator[tuple[WorkSpec, Reports, list[subprocess.Popen[bytes]]]]:
+    """`count` worker processes on a fresh work stream, all ready to take jobs."""
+    spec = worker_spec(f"W{uid}".upper(), f"w.{uid}", f"w{uid}", ack_wait)
+    await declare_work(bus.js, spec)
+    async with reports(bus, f"report.{uid}") as seen:
+        with workers(count, nats, spec, f"report.{uid}", repo_root) as procs:
+            await eventually(lambda: len(seen.of("ready")) == count, timeout=30)
+            yield spec, seen, procs
+
+
 async def test_sigkilled_worker_job_redelivered_within_two_ack_waits(
     bus: Bus, nats_server: EmbeddedNats, uid: str, repo_root: Path
 ) -> None:
     """A job whose worker is SIGKILLed is redone by another worker within 2 x ack_wait."""
     ack_wait = 2.0
-    spec = worker_spec(f"K{uid}".upper(), f"k.{uid}", f"k{uid}", ack_wait)
-    await declare_work(bus.js, spec)
-    async with reports(bus, f"report.{uid}") as seen:
-        with workers(2, nats_server, spec, f"report.{uid}", repo_root) as procs:
-            await eventually(lambda: len(seen.of("ready")) == 2, timeout=30)
-            await bus.publish(f"k.{uid}", Work(key="job", seconds=1.0))
-            await eventually(lambda: len(seen.of("started")) == 1)
-            _, _, victim, _, _ = seen.of("started")[0]
-            os.kill(victim, signal.SIGKILL)
-            killed_at = asyncio.get_running_loop().time()
-            await eventually(lambda: len(seen.of("done")) == 1, timeout=4 * ack_wait)
-            assert any(p.pid == victim and p.wait(5) == -signal.SIGKILL for p in procs)
+    async with fleet(bus, nats_server, repo_root, uid, count=2, ack_wait=ack_wait) as (
+        spec,
+        seen,
+        procs,
+    ):
+        await bus.publish(spec.subjects[0], Work(key="job", seconds=1.0))
+        await eventually(lambda: len(seen.of("started")) == 1)
+        _, _, victim, _, _ = seen.of("started")[0]
+        os.kill(victim, signal.SIGKILL)
+        killed_at = asyncio.get_running_loop().time()
+        await eventually(lambda: len(seen.of("done")) == 1, timeout=4 * ack_wait)
+        assert any(p.pid == victim and p.wait(5) == -signal.SIGKILL for p in procs)
     _, _, survivor, delivery, restarted_at = seen.of("started")[1]
     assert survivor != victim
     assert delivery == 2
@@ -111,16 +124,16 @@ async def test_sigterm_during_job_finishes_it_without_duplicate(
 ) -> None:
     """SIGTERM mid-job: the job completes, the worker exits 0, nobody redoes it."""
     ack_wait = 1.0
-    spec = worker_spec(f"S{uid}".upper(), f"s.{uid}", f"s{uid}", ack_wait)
-    await declare_work(bus.js, spec)
-    async with reports(bus, f"report.{uid}") as seen:
-        with workers(1, nats_server, spec, f"report.{uid}", repo_root) as procs:
-            await eventually(lambda: len(seen.of("ready")) == 1, timeout=30)
-            await bus.publish(f"s.{uid}", Work(key="job", seconds=2.0))
-            await eventually(lambda: len(seen.of("started")) == 1)
-            procs[0].send_signal(signal.SIGTERM)
-            await eventually(lambda: len(seen.of("done")) == 1, timeout=10)
-            assert await asyncio.to_thread(procs[0].wait, 15) == 0
+    async with fleet(bus, nats_server, repo_root, uid, count=1, ack_wait=ack_wait) as (
+        spec,
+        seen,
+        procs,
+    ):
+        await bus.publish(spec.subjects[0], Work(key="job", seconds=2.0))
+        await eventually(lambda: len(seen.of("started")) == 1)
+        procs[0].send_signal(signal.SIGTERM)
+        await eventually(lambda: len(seen.of("done")) == 1, timeout=10)
+        assert await asyncio.to_thread(procs[0].wait, 15) == 0
         await asyncio.sleep(2 * ack_wait)
     assert len(seen.of("started")) == 1
     info = await bus.js.consumer_info(spec.stream, spec.consumer)

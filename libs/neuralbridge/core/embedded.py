@@ -270,10 +270,9 @@ class EmbeddedPostgres:
         entry = pwd.getpwnam(self._user)
         os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
         self.data_dir.chmod(0o700)
-        # The server user must be able to traverse to PGDATA and to its binaries.
-        for path in [*self.data_dir.parents, *self._bin.parents]:
-            if path == Path("/"):
-                break
+        # The server user must be able to traverse to PGDATA and to its binaries
+        # (a checkout or temp dir may be 0700): add search permission, nothing more.
+        for path in {*self.data_dir.parents, *self._bin.parents} - {Path("/")}:
             mode = path.stat().st_mode
             if mode & 0o011 != 0o011:
                 path.chmod(mode | 0o011)
