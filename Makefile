@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev,local]'
 	@touch $(STAMP)
 
 setup: $(STAMP) ## Create .venv and install the project with its dev tools (pinned by constraints.txt)
@@ -38,12 +38,12 @@ fmt: $(STAMP) ## Format the code with ruff
 	$(BIN)/ruff check --fix .
 
 bench-bus: $(STAMP) ## Job-runner throughput and latency vs RQ (needs Redis for the RQ side)
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev,local,bench]'
 	$(BIN)/python scripts/bench_bus.py
 
 lock: ## Re-resolve dependencies and rewrite constraints.txt
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/python -m pip install --quiet -e '.[dev,bench]'
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev,local,bench]'
 	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^-e' > $(LOCK)
 	rm -rf .lock-venv
 

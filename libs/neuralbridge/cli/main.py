@@ -9,14 +9,18 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
+import msgspec
 from nats.js.errors import NotFoundError
 
-from neuralbridge.cli import admin
+from neuralbridge.cli import admin, datasets
 from neuralbridge.cli.registry import SERVICE_NAMES
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.errors import NeuralBridgeError
 from neuralbridge.core.observability import configure_logging
+from neuralbridge.embedders import EmbedderProfile
 
 __all__ = ["build_parser", "main"]
 
@@ -48,7 +52,53 @@ def build_parser() -> argparse.ArgumentParser:
     d_purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     for p in (d_list, d_show, d_replay, d_purge):
         p.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_dataset_commands(sub)
     return parser
+
+
+def _add_dataset_commands(sub: Any) -> None:
+    ing = sub.add_parser("ingest", help="extract, chunk and store documents into a dataset")
+    ing.add_argument("paths", nargs="+", help="files or directories (.txt .md .html .pdf .docx)")
+    ing.add_argument("--dataset", required=True)
+    ing.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
+                     help="custom metadata for every file (repeatable)")  # fmt: skip
+    ing.add_argument("--chunk-size", type=int, help="default INGEST_CHUNK_SIZE (512)")
+    ing.add_argument("--chunk-overlap", type=int, help="default INGEST_CHUNK_OVERLAP (50)")
+    ing.add_argument("--chunk-unit", choices=("chars", "tokens"), default="chars")
+    ing.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for results")
+
+    tr = sub.add_parser("transforms", help="embed datasets into Qdrant collections")
+    tsub = tr.add_subparsers(dest="transforms_command", required=True)
+    create = tsub.add_parser("create", help="start a transform (prints its id)")
+    create.add_argument("--dataset", required=True)
+    create.add_argument("--collection", required=True)
+    create.add_argument("--provider", default="local", help="openai, cohere, jina, voyage, "
+                        "ollama, tei, openai_compatible, local (default)")  # fmt: skip
+    create.add_argument("--model", default="all-MiniLM-L6-v2")
+    create.add_argument("--base-url")
+    create.add_argument("--dimensions", type=int)
+    create.add_argument("--credential", help="NAME of the env var holding the API key")
+    create.add_argument("--document", help="only this source file (seed 000 EmbedJob)")
+    create.add_argument("--chunk", type=int, help="only this chunk of --document")
+    create.add_argument("--switch-alias", help="point this alias at the collection when done")
+    create.add_argument("--watch", action="store_true", help="then show a live progress bar")
+    create.add_argument("--timeout", type=float, default=3600.0)
+    status = tsub.add_parser("status", help="a transform's live state")
+    status.add_argument("transform_id")
+    status.add_argument("--json", action="store_true")
+    tlist = tsub.add_parser("list", help="every transform, newest first")
+    tlist.add_argument("--json", action="store_true")
+    watch = tsub.add_parser("watch", help="live progress bar until done")
+    watch.add_argument("transform_id")
+    watch.add_argument("--timeout", type=float, default=3600.0)
+
+    ds = sub.add_parser("datasets", help="list datasets, export chunks as CSV")
+    dsub = ds.add_subparsers(dest="datasets_command", required=True)
+    dlist = dsub.add_parser("list", help="datasets with item and chunk counts")
+    dlist.add_argument("--json", action="store_true")
+    export = dsub.add_parser("export", help="a dataset's chunks as CSV (seed 002 columns)")
+    export.add_argument("dataset")
+    export.add_argument("-o", "--output", required=True, type=Path)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -61,7 +111,51 @@ def _dispatch(args: argparse.Namespace) -> int:
     configure_logging(level="warning", fmt="console")
     if args.command == "streams":
         return asyncio.run(admin.with_bus(lambda bus: admin.streams(bus, as_json=args.json)))
+    if args.command in ("ingest", "transforms", "datasets"):
+        return asyncio.run(admin.with_bus(lambda bus: _datasets(bus, args)))
     return asyncio.run(admin.with_bus(lambda bus: _dlq(bus, args)))
+
+
+async def _datasets(bus: Bus, args: argparse.Namespace) -> int:
+    if args.command == "ingest":
+        metadata = dict(item.split("=", 1) for item in args.meta if "=" in item)
+        return await datasets.ingest(
+            bus, args.paths, dataset=args.dataset, metadata=metadata, chunk_size=args.chunk_size,
+            chunk_overlap=args.chunk_overlap, chunk_unit=args.chunk_unit, timeout=args.timeout,
+        )  # fmt: skip
+    if args.command == "datasets":
+        if args.datasets_command == "list":
+            return await datasets.datasets_list(bus, as_json=args.json)
+        return await datasets.datasets_export(bus, args.dataset, args.output)
+    return await _transforms(bus, args)
+
+
+async def _transforms(bus: Bus, args: argparse.Namespace) -> int:
+    match args.transforms_command:
+        case "create":
+            return await _create_transform(bus, args)
+        case "status":
+            return await datasets.transforms_status(bus, args.transform_id, as_json=args.json)
+        case "list":
+            return await datasets.transforms_list(bus, as_json=args.json)
+        case _:
+            return await datasets.transforms_watch(bus, args.transform_id, timeout=args.timeout)
+
+
+async def _create_transform(bus: Bus, args: argparse.Namespace) -> int:
+    profile = msgspec.convert(
+        {"provider": args.provider, "model": args.model, "base_url": args.base_url,
+         "dimensions": args.dimensions, "credential": args.credential},
+        EmbedderProfile,
+    )  # fmt: skip
+    transform_id = await datasets.transforms_create(
+        bus, dataset=args.dataset, collection=args.collection, profile=profile,
+        source_file=args.document, chunk_index=args.chunk, switch_alias=args.switch_alias,
+    )  # fmt: skip
+    print(transform_id)
+    if args.watch:
+        return await datasets.transforms_watch(bus, transform_id, timeout=args.timeout)
+    return 0
 
 
 async def _dlq(bus: Bus, args: argparse.Namespace) -> int:
@@ -89,6 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NotFoundError:
         print("not found: no such stream or message", file=sys.stderr)
         return 1
+    except msgspec.ValidationError as exc:
+        print(f"invalid arguments: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from qdrant_client import AsyncQdrantClient
 
 from neuralbridge.cli.registry import service_specs
 from neuralbridge.core.embedded import (
@@ -98,9 +99,11 @@ async def _run_services(
     async with AsyncExitStack() as stack:
         await health.start()
         stack.push_async_callback(health.stop)
-        await _open_qdrant(common, health, stack)
+        qdrant = await _open_qdrant(common, health, stack)
         deps = [
-            await open_deps(spec, load_settings(spec.settings_type, env), health, stack)
+            await open_deps(
+                spec, load_settings(spec.settings_type, env), health, stack, env=env, qdrant=qdrant
+            )
             for spec in specs
         ]
         tasks: dict[asyncio.Task[None], str] = {
@@ -135,10 +138,12 @@ async def _until(stop: asyncio.Event) -> None:
     await stop.wait()
 
 
-async def _open_qdrant(common: CommonSettings, health: HealthServer, stack: AsyncExitStack) -> None:
+async def _open_qdrant(
+    common: CommonSettings, health: HealthServer, stack: AsyncExitStack
+) -> AsyncQdrantClient | None:
+    """One Qdrant client per process (local mode allows only one per directory)."""
     if not (common.qdrant_url or common.qdrant_path):
-        return
-    from qdrant_client import AsyncQdrantClient
+        return None
 
     if common.qdrant_url:
         key = common.qdrant_api_key.reveal() if common.qdrant_api_key else None
@@ -152,6 +157,7 @@ async def _open_qdrant(common: CommonSettings, health: HealthServer, stack: Asyn
         await client.get_collections()
 
     health.add_check("qdrant", qdrant_ready)
+    return client
 
 
 def _print_banner(env: dict[str, str], common: CommonSettings, metrics_port: int) -> None:

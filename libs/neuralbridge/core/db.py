@@ -55,14 +55,24 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """Open a pool with a statement timeout and an application name."""
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, schema: str | None = None
+) -> asyncpg.Pool:
+    """Open a pool with a statement timeout and an application name.
+
+    Args:
+        dsn: The PostgreSQL URL.
+        min_size: Connections kept open.
+        max_size: Connections at most.
+        schema: Put this schema first on ``search_path`` (a service's own tables).
+    """
+    settings = {"application_name": "neuralbridge"}
+    if schema is not None:
+        if not _SCHEMA.match(schema):
+            raise MigrationError(f"invalid schema name {schema!r}")
+        settings["search_path"] = f'"{schema}", public'
     pool = await asyncpg.create_pool(
-        dsn,
-        min_size=min_size,
-        max_size=max_size,
-        command_timeout=60,
-        server_settings={"application_name": "neuralbridge"},
+        dsn, min_size=min_size, max_size=max_size, command_timeout=60, server_settings=settings
     )
     assert pool is not None
     return pool

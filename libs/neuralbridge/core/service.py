@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 import structlog
+from qdrant_client import AsyncQdrantClient
 
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.db import create_pool, load_migrations, migrate
@@ -44,6 +45,8 @@ class Deps(Generic[S]):
     bus: Bus
     pool: asyncpg.Pool
     health: HealthServer
+    env: Mapping[str, str]
+    qdrant: AsyncQdrantClient | None = None
 
 
 ServiceMain = Callable[[Deps[S], asyncio.Event], Coroutine[Any, Any, None]]
@@ -61,7 +64,13 @@ class ServiceSpec(Generic[S]):
 
 
 async def open_deps(
-    spec: ServiceSpec[S], settings: S, health: HealthServer, stack: AsyncExitStack
+    spec: ServiceSpec[S],
+    settings: S,
+    health: HealthServer,
+    stack: AsyncExitStack,
+    *,
+    env: Mapping[str, str],
+    qdrant: AsyncQdrantClient | None = None,
 ) -> Deps[S]:
     """Connect NATS and PostgreSQL, apply migrations, register readiness checks.
 
@@ -75,7 +84,7 @@ async def open_deps(
     bus = await Bus.connect(settings.nats_url, name=f"neuralbridge-{spec.name}")
     stack.push_async_callback(bus.close)
     try:
-        pool = await create_pool(settings.database_url.reveal())
+        pool = await create_pool(settings.database_url.reveal(), schema=spec.schema)
     except (OSError, asyncpg.PostgresError) as exc:
         raise ConfigError(
             f"configuration error: DATABASE_URL: cannot connect ({type(exc).__name__}: {exc})"
@@ -89,7 +98,9 @@ async def open_deps(
         await pool.fetchval("SELECT 1")
 
     health.add_check(f"{spec.name}.postgres", postgres_ready)
-    return Deps(name=spec.name, settings=settings, bus=bus, pool=pool, health=health)
+    return Deps(
+        name=spec.name, settings=settings, bus=bus, pool=pool, health=health, env=env, qdrant=qdrant
+    )
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

@@ -6,10 +6,22 @@ Other services publish to these; changing one is a breaking change.
 from __future__ import annotations
 
 __all__ = [
+    "DATASET_EVENTS_STREAM",
+    "DATASET_EVENTS_SUBJECTS",
+    "DATASET_INGEST_CONSUMER",
+    "DATASET_INGEST_STREAM",
+    "DATASET_INGEST_SUBJECTS",
+    "DATASET_QUERY_SUBJECT",
     "DATASET_TRANSFORMS_CONSUMER",
     "DATASET_TRANSFORMS_DLQ_CONSUMER",
     "DATASET_TRANSFORMS_STREAM",
     "DATASET_TRANSFORMS_SUBJECTS",
+    "TRANSFORMS_KV",
+    "UPLOADS_KV",
+    "UPLOADS_OBJECT_STORE",
+    "ingest_event_subject",
+    "ingest_subject",
+    "transform_event_subject",
 ]
 
 #: Work published by other services; the bare subject must work (seed 004).
@@ -17,3 +29,41 @@ DATASET_TRANSFORMS_STREAM = "DATASET_TRANSFORMS"
 DATASET_TRANSFORMS_SUBJECTS = ("DATASET_TRANSFORMS", "DATASET_TRANSFORMS.>")
 DATASET_TRANSFORMS_CONSUMER = "worker-datasets"
 DATASET_TRANSFORMS_DLQ_CONSUMER = "worker-datasets-dlq"
+
+#: Document uploads to ingest into datasets (the gateway and `nb ingest` publish).
+DATASET_INGEST_STREAM = "DATASET_INGEST"
+DATASET_INGEST_SUBJECTS = ("dataset.ingest.>",)
+DATASET_INGEST_CONSUMER = "worker-ingest"
+
+#: Progress and completion events of transforms and ingests (Limits retention).
+DATASET_EVENTS_STREAM = "DATASET_EVENTS"
+DATASET_EVENTS_SUBJECTS = ("dataset.events.>",)
+
+#: Request/reply reads the worker answers: ``dataset.query.list``, ``dataset.query.export``.
+DATASET_QUERY_SUBJECT = "dataset.query"
+
+#: Live state, one key per transform / upload.
+TRANSFORMS_KV = "dataset_transforms"
+UPLOADS_KV = "dataset_uploads"
+#: Uploaded files waiting to be ingested (JetStream object store).
+UPLOADS_OBJECT_STORE = "dataset_uploads"
+
+
+def ingest_subject(dataset: str) -> str:
+    """Where an upload for ``dataset`` is published."""
+    return f"dataset.ingest.{_token(dataset)}"
+
+
+def transform_event_subject(transform_id: str, kind: str) -> str:
+    """``dataset.events.transform.<id>.<kind>`` (progress, completed, failed)."""
+    return f"dataset.events.transform.{transform_id}.{kind}"
+
+
+def ingest_event_subject(upload_id: str) -> str:
+    """``dataset.events.ingest.<upload id>``."""
+    return f"dataset.events.ingest.{upload_id}"
+
+
+def _token(name: str) -> str:
+    """A subject token from a free-form name (NATS tokens cannot hold . * > or spaces)."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "_"

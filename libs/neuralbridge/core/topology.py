@@ -23,8 +23,11 @@ from neuralbridge.core.errors import TopologyError
 
 __all__ = [
     "KVSpec",
+    "StreamSpec",
     "WorkSpec",
     "declare_kv",
+    "declare_object_store",
+    "declare_stream",
     "declare_work",
     "work_spec",
 ]
@@ -160,6 +163,40 @@ async def declare_work(js: JetStreamContext, spec: WorkSpec) -> None:
             ack_wait=30.0,
         ),
     )
+
+
+class StreamSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """A Limits-retention stream with no consumer of its own (events, history)."""
+
+    name: str
+    subjects: tuple[str, ...]
+    max_age: float = 7 * DAY
+    storage: Literal["file", "memory"] = "file"
+    replicas: int = 1
+
+
+async def declare_stream(js: JetStreamContext, spec: StreamSpec) -> None:
+    """Create or update an events stream."""
+    await _ensure_stream(
+        js,
+        api.StreamConfig(
+            name=spec.name,
+            subjects=list(spec.subjects),
+            retention=api.RetentionPolicy.LIMITS,
+            storage=api.StorageType.MEMORY if spec.storage == "memory" else api.StorageType.FILE,
+            max_age=spec.max_age,
+            num_replicas=spec.replicas,
+        ),
+    )
+
+
+async def declare_object_store(js: JetStreamContext, bucket: str) -> None:
+    """Create the object store bucket if it does not exist."""
+    try:
+        await js.object_store(bucket)
+    except BucketNotFoundError:
+        await js.create_object_store(bucket)
+        log.info("object_store_created", bucket=bucket)
 
 
 async def declare_kv(js: JetStreamContext, spec: KVSpec) -> None:

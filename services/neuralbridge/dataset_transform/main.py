@@ -1,26 +1,96 @@
-"""Composition of the dataset-transform worker."""
+"""Composition of the dataset-transform worker: two runners (transforms, ingest)."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+import aiohttp
+import structlog
+
+from neuralbridge.core.errors import ConfigError
+from neuralbridge.core.runner import JobRunner
 from neuralbridge.core.service import Deps, ServiceSpec
-from neuralbridge.core.settings import CommonSettings
-from neuralbridge.core.topology import declare_work
-from neuralbridge.dataset_transform.topology import transforms_work
+from neuralbridge.core.subjects import UPLOADS_OBJECT_STORE
+from neuralbridge.dataset_transform import metrics as m
+from neuralbridge.dataset_transform.embedders import EmbedderPool
+from neuralbridge.dataset_transform.ingest import IngestHandler
+from neuralbridge.dataset_transform.queries import serve_queries
+from neuralbridge.dataset_transform.settings import DatasetTransformSettings
+from neuralbridge.dataset_transform.state import StateBoard
+from neuralbridge.dataset_transform.topology import declare_all, ingest_work, transforms_work
+from neuralbridge.dataset_transform.transform import TransformHandler
+from neuralbridge.embedders import EmbedderSettings
+from neuralbridge.messages.datasets import IngestJob, TransformJob
 
 __all__ = ["SERVICE", "main"]
 
+log = structlog.get_logger()
 
-async def main(deps: Deps[CommonSettings], stop: asyncio.Event) -> None:
-    """Declare the work stream and its DLQ, then stay healthy until ``stop``."""
-    await declare_work(deps.bus.js, transforms_work())
-    await stop.wait()
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+async def main(deps: Deps[DatasetTransformSettings], stop: asyncio.Event) -> None:
+    """Consume DATASET_TRANSFORMS and DATASET_INGEST until ``stop`` is set."""
+    s = deps.settings
+    if deps.qdrant is None:
+        raise ConfigError(
+            "configuration error: QDRANT_URL (or QDRANT_PATH for local mode) is required "
+            "by dataset_transform"
+        )
+    delays = s.retry_delays()
+    transforms, ingest = transforms_work(delays), ingest_work(delays)
+    await declare_all(deps.bus.js, transforms, ingest)
+    board = await StateBoard.open(deps.bus)
+    uploads = await deps.bus.js.object_store(UPLOADS_OBJECT_STORE)
+    embedder_settings = EmbedderSettings(
+        timeout=s.embedder_timeout,
+        max_retries=s.embedder_max_retries,
+        retry_delay_ms=s.embedder_retry_delay_ms,
+        requests_per_second=s.max_embedder_requests_per_second,
+    )
+    async with aiohttp.ClientSession() as session:
+        embedders = EmbedderPool(session, embedder_settings, deps.env)
+        transform_runner = JobRunner(
+            deps.bus,
+            transforms,
+            TransformJob,
+            TransformHandler(
+                pool=deps.pool, qdrant=deps.qdrant, board=board, embedders=embedders,
+                settings=s, max_deliver=transforms.max_deliver,
+            ),
+            concurrency=s.worker_concurrency,
+            job_timeout=s.job_timeout,
+            grace=s.shutdown_grace_seconds,
+        )  # fmt: skip
+        ingest_runner = JobRunner(
+            deps.bus,
+            ingest,
+            IngestJob,
+            IngestHandler(
+                pool=deps.pool,
+                uploads=uploads,
+                board=board,
+                settings=s,
+                max_deliver=ingest.max_deliver,
+            ),
+            concurrency=s.ingest_concurrency,
+            grace=s.shutdown_grace_seconds,
+        )
+        queries = await serve_queries(deps.bus, deps.pool, uploads)
+        m.WORKER_READY.labels(m.WORKER).set(1)
+        try:
+            await asyncio.gather(transform_runner.run(stop), ingest_runner.run(stop))
+        finally:
+            m.WORKER_READY.labels(m.WORKER).set(0)
+            for sub in queries:
+                await sub.unsubscribe()
 
 
 SERVICE = ServiceSpec(
     name="dataset_transform",
-    settings_type=CommonSettings,
+    settings_type=DatasetTransformSettings,
     main=main,
     schema="dataset_transform",
+    migrations=MIGRATIONS,
 )

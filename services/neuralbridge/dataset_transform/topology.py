@@ -1,22 +1,43 @@
-"""The dataset-transform work stream as DESIGN.md and seed 004 define it."""
+"""The worker's bus contract: DATASET_TRANSFORMS (DESIGN.md, seed 004), ingest, events, state."""
 
 from __future__ import annotations
 
+from nats.js import JetStreamContext
+
 from neuralbridge.core.subjects import (
+    DATASET_EVENTS_STREAM,
+    DATASET_EVENTS_SUBJECTS,
+    DATASET_INGEST_CONSUMER,
+    DATASET_INGEST_STREAM,
+    DATASET_INGEST_SUBJECTS,
     DATASET_TRANSFORMS_CONSUMER,
     DATASET_TRANSFORMS_DLQ_CONSUMER,
     DATASET_TRANSFORMS_STREAM,
     DATASET_TRANSFORMS_SUBJECTS,
+    TRANSFORMS_KV,
+    UPLOADS_KV,
+    UPLOADS_OBJECT_STORE,
 )
-from neuralbridge.core.topology import WorkSpec, work_spec
+from neuralbridge.core.topology import (
+    KVSpec,
+    StreamSpec,
+    WorkSpec,
+    declare_kv,
+    declare_object_store,
+    declare_stream,
+    declare_work,
+    work_spec,
+)
 
-__all__ = ["SEED_RETRY_SCHEDULE", "transforms_work"]
+__all__ = ["SEED_RETRY_SCHEDULE", "declare_all", "ingest_work", "transforms_work"]
 
 #: Seed 004's retry logic: 30 s, 2 min, 5 min, 15 min, 1 h, then the DLQ.
 SEED_RETRY_SCHEDULE: tuple[float, ...] = (30.0, 120.0, 300.0, 900.0, 3600.0)
 
 
-def transforms_work(schedule: tuple[float, ...] = SEED_RETRY_SCHEDULE) -> WorkSpec:
+def transforms_work(
+    schedule: tuple[float, ...] = SEED_RETRY_SCHEDULE, *, max_ack_pending: int = 1000
+) -> WorkSpec:
     """The stream, consumer and DLQ; ``len(schedule) + 1`` deliveries in all."""
     return work_spec(
         DATASET_TRANSFORMS_STREAM,
@@ -26,4 +47,29 @@ def transforms_work(schedule: tuple[float, ...] = SEED_RETRY_SCHEDULE) -> WorkSp
         ack_wait=schedule[0] if schedule else 30.0,
         backoff=schedule,
         max_deliver=len(schedule) + 1,
+        max_ack_pending=max_ack_pending,
     )
+
+
+def ingest_work(schedule: tuple[float, ...] = SEED_RETRY_SCHEDULE) -> WorkSpec:
+    """Uploads to ingest: same retry schedule, DLQ ``DLQ_DATASET_INGEST``."""
+    return work_spec(
+        DATASET_INGEST_STREAM,
+        DATASET_INGEST_SUBJECTS,
+        DATASET_INGEST_CONSUMER,
+        ack_wait=schedule[0] if schedule else 30.0,
+        backoff=schedule,
+        max_deliver=len(schedule) + 1,
+    )
+
+
+async def declare_all(js: JetStreamContext, transforms: WorkSpec, ingest: WorkSpec) -> None:
+    """Declare work streams, the events stream, KV buckets and the uploads store."""
+    await declare_work(js, transforms)
+    await declare_work(js, ingest)
+    await declare_stream(
+        js, StreamSpec(name=DATASET_EVENTS_STREAM, subjects=DATASET_EVENTS_SUBJECTS)
+    )
+    await declare_kv(js, KVSpec(bucket=TRANSFORMS_KV, history=1))
+    await declare_kv(js, KVSpec(bucket=UPLOADS_KV, history=1, ttl=30 * 86_400.0))
+    await declare_object_store(js, UPLOADS_OBJECT_STORE)

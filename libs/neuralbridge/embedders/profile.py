@@ -1,0 +1,91 @@
+"""What an embedder is (a profile, carried in messages) and how hard it tries (settings).
+
+An :class:`EmbedderProfile` travels inside NATS messages, so it names the
+environment variable that holds an API key and never the key itself. The
+:class:`EmbedderSettings` come from the process environment, once, in a
+composition root::
+
+    settings = load_settings(EmbedderSettings, env)   # neuralbridge.core.settings
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+__all__ = ["EmbedderProfile", "EmbedderSettings", "OptionValue", "Provider"]
+
+Provider = Literal[
+    "openai", "openai_compatible", "cohere", "jina", "voyage", "ollama", "tei", "local"
+]
+OptionValue = str | int | float | bool
+
+#: Options that only steer the client (request sizes), never the vectors.
+_CLIENT_ONLY_OPTIONS = frozenset({"max_batch"})
+_LOCAL_PREFIX = "sentence-transformers/"
+
+
+class EmbedderProfile(msgspec.Struct, frozen=True, kw_only=True):
+    """One embedding model at one provider, safe to put in a message.
+
+    Attributes:
+        provider: Which API speaks for the model.
+        model: The provider's model name (``text-embedding-3-small``, ``embed-v4.0``).
+        base_url: The API root; ``None`` selects the provider's public endpoint
+            (required for ``tei`` and ``openai_compatible``).
+        dimensions: Output size for models that can shorten their vectors (OpenAI
+            ``dimensions``, Jina ``dimensions``, Voyage/Cohere ``output_dimension``).
+        options: Provider-specific extras such as Jina ``task``, ``truncate`` or
+            ``max_batch`` (inputs per request).
+        credential: The NAME of the environment variable holding the API key;
+            ``None`` selects the provider's default (``OPENAI_API_KEY``, ...).
+    """
+
+    provider: Provider
+    model: str
+    base_url: str | None = None
+    dimensions: Annotated[int, msgspec.Meta(gt=0)] | None = None
+    options: dict[str, OptionValue] = {}
+    credential: str | None = None
+
+    @property
+    def cache_identity(self) -> str:
+        """A string naming the vectors this profile produces, for an embedding cache.
+
+        It covers provider, model, dimensions and the options that change vectors
+        (not ``max_batch``, not the base URL or credential). Callers caching both
+        document and query vectors must add the ``kind`` themselves.
+        """
+        model = self.model
+        if self.provider == "local":
+            model = model.removeprefix(_LOCAL_PREFIX)
+        options = {k: v for k, v in sorted(self.options.items()) if k not in _CLIENT_ONLY_OPTIONS}
+        return msgspec.json.encode([self.provider, model, self.dimensions, options]).decode()
+
+
+class EmbedderSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """How embedder clients call providers; one instance per process.
+
+    Attributes:
+        timeout: Seconds one HTTP call may take (``EMBEDDER_TIMEOUT``).
+        max_retries: Retries after the first attempt on 429/5xx/timeouts/connection
+            errors (``EMBEDDER_MAX_RETRIES``).
+        retry_delay_ms: Base of the exponential backoff with jitter
+            (``EMBEDDER_RETRY_DELAY_MS``).
+        requests_per_second: Requests per second per provider name, shared by
+            every client in the process (``MAX_EMBEDDER_REQUESTS_PER_SECOND``).
+    """
+
+    timeout: Annotated[float, msgspec.Meta(gt=0)] = msgspec.field(
+        default=60.0, name="EMBEDDER_TIMEOUT"
+    )
+    max_retries: Annotated[int, msgspec.Meta(ge=0)] = msgspec.field(
+        default=3, name="EMBEDDER_MAX_RETRIES"
+    )
+    retry_delay_ms: Annotated[int, msgspec.Meta(ge=0)] = msgspec.field(
+        default=1000, name="EMBEDDER_RETRY_DELAY_MS"
+    )
+    requests_per_second: Annotated[float, msgspec.Meta(gt=0)] = msgspec.field(
+        default=10.0, name="MAX_EMBEDDER_REQUESTS_PER_SECOND"
+    )

@@ -1,0 +1,115 @@
+"""When to try again: server hints (Retry-After, rate-limit resets) and backoff.
+
+A 429 or 503 usually says how long to wait: ``Retry-After`` (seconds or an HTTP
+date), ``retry-after-ms``, or OpenAI's ``x-ratelimit-reset-requests`` /
+``x-ratelimit-reset-tokens`` (Go-style durations such as ``1s``, ``6m0s``,
+``20ms``). Without a hint, waits grow exponentially from ``retry_delay_ms`` with
+jitter. No single wait exceeds :data:`MAX_WAIT` seconds.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from tenacity import RetryCallState
+
+from neuralbridge.embedders.errors import EmbedderUnavailable
+
+__all__ = ["MAX_WAIT", "BackoffWait", "parse_duration", "parse_retry_after", "retry_hint"]
+
+MAX_WAIT = 60.0
+
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|us|µs|ns|h|m|s))+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+_RESETS = (
+    ("x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"),
+    ("x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"),
+)
+
+
+def parse_duration(text: str) -> float | None:
+    """Parse a Go-style duration (``6m0s``, ``1.5s``, ``20ms``) or bare seconds.
+
+    Returns:
+        Seconds, or ``None`` when the text is not a duration.
+    """
+    text = text.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    if not _DURATION.fullmatch(text):
+        return None
+    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
+
+
+def parse_retry_after(value: str, *, now: datetime | None = None) -> float | None:
+    """Parse ``Retry-After``: delay seconds or an HTTP date.
+
+    Returns:
+        Seconds from ``now`` (never negative), or ``None`` when unparseable.
+    """
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def retry_hint(headers: Mapping[str, str]) -> float | None:
+    """Return the wait the server asked for, in seconds, or ``None``.
+
+    ``retry-after-ms`` and ``Retry-After`` win; otherwise the reset of whichever
+    OpenAI-style limit is exhausted (``x-ratelimit-remaining-*: 0``), or the
+    longest reset when none says which.
+    """
+    if (millis := headers.get("retry-after-ms")) is not None:
+        hint = parse_duration(millis)
+        if hint is not None:
+            return hint / 1000.0
+    if (after := headers.get("retry-after")) is not None:
+        hint = parse_retry_after(after)
+        if hint is not None:
+            return hint
+    exhausted: list[float] = []
+    every: list[float] = []
+    for remaining, reset in _RESETS:
+        seconds = parse_duration(headers.get(reset, ""))
+        if seconds is None:
+            continue
+        every.append(seconds)
+        if headers.get(remaining, "").strip() == "0":
+            exhausted.append(seconds)
+    return max(exhausted or every, default=None)
+
+
+class BackoffWait:
+    """A tenacity ``wait``: the server's hint if any, else exponential backoff with jitter.
+
+    Args:
+        base: The first backoff, in seconds (``retry_delay_ms / 1000``).
+        cap: The longest single wait.
+    """
+
+    def __init__(self, base: float, cap: float = MAX_WAIT) -> None:
+        self._base = base
+        self._cap = cap
+
+    def __call__(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, EmbedderUnavailable) and error.delay is not None:
+            return min(error.delay, self._cap)
+        ceiling = min(self._cap, self._base * 2.0 ** (state.attempt_number - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)

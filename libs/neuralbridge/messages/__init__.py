@@ -1,0 +1,1 @@
+"""Message contracts between services (and from outside callers), by domain."""
