@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 from typing import Annotated
 
 import msgspec
 import pytest
+import structlog
 
 from neuralbridge.core.errors import ConfigError
+from neuralbridge.core.observability import configure_logging
 from neuralbridge.core.settings import CommonSettings, Secret, load_env, load_settings
 
 
@@ -101,3 +105,25 @@ def test_cli_bad_setting_stops_with_one_line_and_exit_2(
     assert main(["serve", "trainer"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["configuration error: METRICS_PORT='ninety' is invalid: expected int"]
+
+
+def test_log_scrubber_masks_credentials_but_not_token_counts() -> None:
+    """Credential-looking keys and values are masked in JSON logs; usage counts are not."""
+    out = io.StringIO()
+    configure_logging(level="info", fmt="json", stream=out)
+    try:
+        structlog.get_logger().info(
+            "llm_request",
+            api_key="k",
+            access_token="t",
+            prompt_tokens=12,
+            url="postgresql://u:hunter2@db/x",
+            note="key sk-abcdefghijklmnopqrstu",
+        )
+    finally:
+        configure_logging(level="debug", fmt="console")
+    line = json.loads(out.getvalue())
+    assert line["api_key"] == line["access_token"] == "********"
+    assert line["prompt_tokens"] == 12
+    assert "hunter2" not in line["url"]
+    assert "sk-abcdefghijklmnopqrstu" not in line["note"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import msgspec
@@ -165,20 +165,31 @@ async def upload_points(
 
 
 async def delete_stale_points(
-    client: AsyncQdrantClient, collection: str, item_id: str, chunk_count: int
+    client: AsyncQdrantClient,
+    collection: str,
+    chunk_counts: Mapping[str, int],
+    *,
+    per_request: int = 64,
 ) -> None:
-    """Delete an item's points with ``chunk_index >= chunk_count`` (it was re-chunked)."""
-    selector = models.FilterSelector(
-        filter=models.Filter(
-            must=[
-                models.FieldCondition(
-                    key="dataset_item_id", match=models.MatchValue(value=item_id)
-                ),
-                models.FieldCondition(key="chunk_index", range=models.Range(gte=chunk_count)),
-            ]
-        )
-    )
-    await client.delete(collection, points_selector=selector, wait=True)
+    """Delete each item's points with ``chunk_index >= chunk_count`` (re-chunked smaller).
+
+    One filtered delete per ``per_request`` items (a ``should`` of per-item filters).
+    """
+    items = list(chunk_counts.items())
+    for first in range(0, len(items), per_request):
+        per_item: list[models.Condition] = [
+            models.Filter(
+                must=[
+                    models.FieldCondition(
+                        key="dataset_item_id", match=models.MatchValue(value=item)
+                    ),
+                    models.FieldCondition(key="chunk_index", range=models.Range(gte=count)),
+                ]
+            )
+            for item, count in items[first : first + per_request]
+        ]
+        selector = models.FilterSelector(filter=models.Filter(should=per_item))
+        await client.delete(collection, points_selector=selector, wait=True)
 
 
 async def count_points(client: AsyncQdrantClient, collection: str, dataset_id: str) -> int:

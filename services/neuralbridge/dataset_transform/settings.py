@@ -35,6 +35,9 @@ class DatasetTransformSettings(CommonSettings, frozen=True, kw_only=True):
     embedder_max_retries: NonNegative = 3
     embedder_retry_delay_ms: NonNegative = 1000
     max_embedder_requests_per_second: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    #: Batches being embedded at once per job. 1 keeps "after a crash at most one
+    #: batch is embedded again"; K trades that for K-fold overlap (at most K again).
+    embedder_concurrency: Positive = 1
     qdrant_create_collection: bool = True
     qdrant_distance: Literal["Cosine", "Euclid", "Dot", "Manhattan"] = "Cosine"
     qdrant_hnsw_m: Positive = 16

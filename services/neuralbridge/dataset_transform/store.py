@@ -298,11 +298,14 @@ async def cached_vectors(conn: Any, identity: str, shas: Iterable[str]) -> dict[
 
 
 async def store_vectors(conn: Any, identity: str, vectors: dict[str, list[float]]) -> None:
-    """Remember vectors (first writer wins)."""
-    await conn.executemany(
-        "INSERT INTO embedding_cache (embedder_identity, text_sha256, vector) VALUES ($1, $2, $3)"
+    """Remember vectors (first writer wins), in one statement."""
+    await conn.execute(
+        "INSERT INTO embedding_cache (embedder_identity, text_sha256, vector)"
+        " SELECT $1, sha, vec FROM unnest($2::text[], $3::bytea[]) AS t(sha, vec)"
         " ON CONFLICT DO NOTHING",
-        [(identity, sha, _pack(vec)) for sha, vec in vectors.items()],
+        identity,
+        list(vectors),
+        [_pack(vec) for vec in vectors.values()],
     )
 
 

@@ -62,6 +62,7 @@ class _Run:
     done: dict[int, tuple[str, int, int]]
     state: TransformState
     collection_ready: bool = False
+    created_collection: bool = False
     size: int | None = None
     batches: int = 0
     calls: int = field(default=0)
@@ -146,8 +147,11 @@ class TransformHandler:
         return _Run(job=job, scope=scope, embedder=embedder, done=done, state=state)
 
     async def _execute(self, run: _Run) -> None:
-        fetched: asyncio.Queue[tuple[int, list[store.ChunkRecord]] | None] = asyncio.Queue(2)
-        embedded: asyncio.Queue[_Embedded | None] = asyncio.Queue(2)
+        lanes = self._settings.embedder_concurrency
+        fetched: asyncio.Queue[tuple[int, list[store.ChunkRecord]] | None] = asyncio.Queue(
+            lanes + 1
+        )
+        embedded: asyncio.Queue[_Embedded | None] = asyncio.Queue(lanes + 1)
         await _all_or_nothing(
             self._fetch(run, fetched),
             self._embed(run, fetched, embedded),
@@ -172,13 +176,17 @@ class TransformHandler:
         inbox: asyncio.Queue[tuple[int, list[store.ChunkRecord]] | None],
         out: asyncio.Queue[_Embedded | None],
     ) -> None:
-        while (item := await inbox.get()) is not None:
-            index, batch = item
-            if run.already_done(index, batch):
-                await out.put((index, batch, None, 0, len(batch)))
-                continue
-            vectors, fresh = await self._vectors(run, batch)
-            await out.put((index, batch, vectors, fresh, len(batch) - fresh))
+        async def lane() -> None:
+            while (item := await inbox.get()) is not None:
+                index, batch = item
+                if run.already_done(index, batch):
+                    await out.put((index, batch, None, 0, len(batch)))
+                    continue
+                vectors, fresh = await self._vectors(run, batch)
+                await out.put((index, batch, vectors, fresh, len(batch) - fresh))
+            await inbox.put(None)  # the end marker, for the other lanes
+
+        await asyncio.gather(*(lane() for _ in range(self._settings.embedder_concurrency)))
         await out.put(None)
 
     async def _vectors(
@@ -236,16 +244,16 @@ class TransformHandler:
             hnsw_ef_construct=s.qdrant_hnsw_ef_construct,
             quantization=s.qdrant_enable_quantization,
         )
-        await ensure_collection(self._qdrant, spec, create=s.qdrant_create_collection)
-        run.collection_ready, run.size = True, size
+        created = await ensure_collection(self._qdrant, spec, create=s.qdrant_create_collection)
+        run.collection_ready, run.created_collection, run.size = True, created, size
 
     async def _finish(self, run: _Run) -> None:
         job = run.job
-        if job.operation != "chunk":
+        if job.operation != "chunk" and not run.created_collection:
+            # A collection this run created cannot hold points of older chunkings.
             async with self._pool.acquire() as conn:
                 counts = await store.item_chunk_counts(conn, run.scope)
-            for item_id, chunk_count in counts.items():
-                await delete_stale_points(self._qdrant, job.collection, item_id, chunk_count)
+            await delete_stale_points(self._qdrant, job.collection, counts)
         points = await count_points(self._qdrant, job.collection, run.scope.dataset_id)
         size = run.size or await vector_size(self._qdrant, job.collection) or 0
         if job.switch_alias:

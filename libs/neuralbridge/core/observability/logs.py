@@ -21,7 +21,9 @@ from opentelemetry import trace
 
 __all__ = ["configure_logging", "scrub"]
 
-_SECRET_KEY = re.compile(r"(?i)(api[_-]?key|token|secret|password|passwd|authorization)")
+# "token" only as a whole key or a suffix (access_token), so counts such as
+# prompt_tokens stay readable.
+_SECRET_KEY = re.compile(r"(?i)(api[_-]?key|secret|password|passwd|authorization|(^|[_-])token$)")
 _SECRET_TEXT = re.compile(
     r"(sk-[A-Za-z0-9_\-]{12,}|(?<=://)[^:/@\s]+:[^@/\s]+(?=@)|Bearer\s+[A-Za-z0-9._\-]{8,})"
 )
