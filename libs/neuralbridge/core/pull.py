@@ -68,6 +68,7 @@ class PullFeed:
         self._heartbeat = min(idle_heartbeat, expires / 2)
         self._requested = 0
         self._last_activity = 0.0
+        self._stopped = False
         self._wake = asyncio.Event()
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
@@ -86,11 +87,16 @@ class PullFeed:
         self._wake.set()
 
     async def stop_requesting(self) -> None:
-        """Send no more pull requests (deliveries for those sent still arrive)."""
+        """Send no more pull requests (deliveries for those sent still arrive).
+
+        The loop is told to stop and woken rather than cancelled: on Python 3.11 a
+        cancellation that lands while ``wait_for`` times out can be swallowed, which
+        left a stopping runner waiting forever.
+        """
+        self._stopped = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
             self._task = None
         self._bus.remove_reconnect_listener(self._on_reconnect)
 
@@ -104,21 +110,21 @@ class PullFeed:
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._stopped:
             now = loop.time()
             if self._requested and now - self._last_activity > 2 * self._heartbeat + 0.5:
                 log.warning("pull_request_lost", subject=self._next_subject, asked=self._requested)
                 self._requested = 0
             want = self._free_slots() - self._requested
-            if (
-                want > 0
-                and self._bus.connected
-                and (want >= self._threshold() or not self._requested)
-            ):
+            ready = want >= self._threshold() or not self._requested
+            if want > 0 and self._bus.connected and ready and not self._stopped:
                 await self._request(want)
             self._wake.clear()
+            if self._stopped:
+                return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._heartbeat)
+                async with asyncio.timeout(self._heartbeat):
+                    await self._wake.wait()
 
     def _threshold(self) -> int:
         return max(1, (self._free_slots() + self._requested) // 4)
