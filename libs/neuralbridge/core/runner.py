@@ -31,7 +31,6 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-import msgspec
 import structlog
 from nats.aio.msg import Msg
 from opentelemetry import context as otel_context
@@ -43,6 +42,7 @@ from neuralbridge.core.errors import JobTimeoutError, PermanentError, RetryableE
 from neuralbridge.core.observability import metrics as m
 from neuralbridge.core.observability.tracing import extract_context, tracer, tracing_active
 from neuralbridge.core.pull import PullFeed
+from neuralbridge.core.runner_watch import dead_letter_stranded, refresh_gauges
 from neuralbridge.core.schemas import Message, decode
 from neuralbridge.core.topology import WorkSpec, declare_work
 
@@ -73,13 +73,6 @@ class JobContext:
 
 
 Handler = Callable[[M, JobContext], Awaitable[None]]
-
-
-class _MaxDeliveries(msgspec.Struct):
-    """The server's ``io.nats.jetstream.advisory.v1.max_deliver`` event (fields we use)."""
-
-    stream_seq: int
-    deliveries: int = 0
 
 
 class JobRunner(Generic[M]):
@@ -324,38 +317,9 @@ class JobRunner(Generic[M]):
         await declare_work(self._bus.js, self.spec)
 
     async def _on_max_deliveries(self, advisory: Msg) -> None:
-        """Backstop: a job that ran out of deliveries without an outcome goes to the DLQ."""
-        try:
-            event = msgspec.json.decode(advisory.data, type=_MaxDeliveries)
-            seq = event.stream_seq
-            raw = await self._bus.js.get_msg(self.spec.stream, seq)
-        except Exception:  # noqa: BLE001 - already handled by another replica, or gone
-            return
-        headers = dlq.dead_letter_headers(
-            subject=raw.subject or "",
-            stream=self.spec.stream,
-            seq=seq,
-            deliveries=event.deliveries,
-            consumer=self.spec.consumer,
-            error_class="MaxDeliveriesExceeded",
-            error="the server stopped redelivering the job after max_deliver attempts",
-            original_headers=raw.headers,
-        )
-        await self._bus.js.publish(self.spec.dlq_subject, raw.data or b"", headers=headers)
-        with contextlib.suppress(Exception):
-            await self._bus.js.delete_msg(self.spec.stream, seq)
-        m.DLQ_MESSAGES.labels(self.spec.stream, self.spec.consumer, "MaxDeliveriesExceeded").inc()
+        await dead_letter_stranded(self._bus, self.spec, advisory.data)
 
     async def _stats(self) -> None:
-        stream, consumer = self.spec.stream, self.spec.consumer
         while True:
-            with contextlib.suppress(Exception):
-                info = await self._bus.js.consumer_info(stream, consumer)
-                m.CONSUMER_PENDING.labels(stream, consumer).set(info.num_pending or 0)
-                m.CONSUMER_ACK_PENDING.labels(stream, consumer).set(info.num_ack_pending or 0)
-                m.CONSUMER_REDELIVERED.labels(stream, consumer).set(info.num_redelivered or 0)
-                s_info = await self._bus.js.stream_info(stream)
-                m.STREAM_MESSAGES.labels(stream).set(s_info.state.messages)
-                d_info = await self._bus.js.stream_info(self.spec.dlq_stream)
-                m.DLQ_DEPTH.labels(self.spec.dlq_stream).set(d_info.state.messages)
+            await refresh_gauges(self._bus, self.spec)
             await asyncio.sleep(self._stats_interval)

@@ -6,10 +6,9 @@ are keyset-paginated so memory stays flat however large the dataset is.
 
 from __future__ import annotations
 
-import array
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,6 @@ import asyncpg
 __all__ = [
     "ChunkRecord",
     "Scope",
-    "cached_vectors",
     "chunk_batches",
     "count_chunks",
     "dataset_id",
@@ -30,7 +28,6 @@ __all__ = [
     "record_batch",
     "replace_item",
     "start_transform",
-    "store_vectors",
 ]
 
 _ITEMS_NS = uuid.UUID("0c6d3c1e-5a7b-5f1a-8e4b-6974656d7321")
@@ -284,39 +281,6 @@ async def finish_transform(
         embedded["points"],
         uuid.UUID(transform_id),
     )
-
-
-async def cached_vectors(conn: Any, identity: str, shas: Iterable[str]) -> dict[str, list[float]]:
-    """Vectors already computed by this embedder for these texts."""
-    rows = await conn.fetch(
-        "SELECT text_sha256, vector FROM embedding_cache"
-        " WHERE embedder_identity = $1 AND text_sha256 = ANY($2::text[])",
-        identity,
-        list(set(shas)),
-    )
-    return {r["text_sha256"]: _unpack(r["vector"]) for r in rows}
-
-
-async def store_vectors(conn: Any, identity: str, vectors: dict[str, list[float]]) -> None:
-    """Remember vectors (first writer wins), in one statement."""
-    await conn.execute(
-        "INSERT INTO embedding_cache (embedder_identity, text_sha256, vector)"
-        " SELECT $1, sha, vec FROM unnest($2::text[], $3::bytea[]) AS t(sha, vec)"
-        " ON CONFLICT DO NOTHING",
-        identity,
-        list(vectors),
-        [_pack(vec) for vec in vectors.values()],
-    )
-
-
-def _pack(vector: list[float]) -> bytes:
-    return array.array("f", vector).tobytes()
-
-
-def _unpack(data: bytes) -> list[float]:
-    values = array.array("f")
-    values.frombytes(data)
-    return values.tolist()
 
 
 async def dataset_summaries(conn: Any) -> list[dict[str, Any]]:

@@ -27,9 +27,10 @@ from qdrant_client import AsyncQdrantClient, models
 
 from neuralbridge.core.errors import PermanentError
 from neuralbridge.core.runner import JobContext
+from neuralbridge.dataset_transform import cache, store
 from neuralbridge.dataset_transform import metrics as m
-from neuralbridge.dataset_transform import store
 from neuralbridge.dataset_transform.embedders import EmbedderPool
+from neuralbridge.dataset_transform.jobs import describe, scope_of
 from neuralbridge.dataset_transform.settings import DatasetTransformSettings
 from neuralbridge.dataset_transform.state import StateBoard
 from neuralbridge.embedders import Embedder
@@ -116,13 +117,13 @@ class TransformHandler:
                 raise PermanentError(
                     f"dataset {job.dataset!r} does not exist; ingest documents into it first"
                 )
-            scope = _scope(job, dataset)
+            scope = scope_of(job, dataset)
             total = await store.count_chunks(conn, scope)
             if total == 0:
-                raise PermanentError(f"nothing to embed: {_describe(job)} has no chunks")
+                raise PermanentError(f"nothing to embed: {describe(job)} has no chunks")
             if total > self._settings.max_chunks_per_job:
                 raise PermanentError(
-                    f"{_describe(job)} has {total} chunks, more than MAX_CHUNKS_PER_JOB="
+                    f"{describe(job)} has {total} chunks, more than MAX_CHUNKS_PER_JOB="
                     f"{self._settings.max_chunks_per_job}; split it or raise the limit"
                 )
             embedder = self._embedders.get(job.embedder)
@@ -194,13 +195,13 @@ class TransformHandler:
     ) -> tuple[list[list[float]], int]:
         identity = f"document:{run.job.embedder.cache_identity}"
         async with self._pool.acquire() as conn:
-            known = await store.cached_vectors(conn, identity, (c.text_sha256 for c in batch))
+            known = await cache.cached_vectors(conn, identity, (c.text_sha256 for c in batch))
         missing = {c.text_sha256: c.text for c in batch if c.text_sha256 not in known}
         if missing:
             vectors = await run.embedder.embed(list(missing.values()), kind="document")
             new = dict(zip(missing, vectors, strict=True))
             async with self._pool.acquire() as conn:
-                await store.store_vectors(conn, identity, new)
+                await cache.store_vectors(conn, identity, new)
             known.update(new)
             run.calls += 1
         return [known[c.text_sha256] for c in batch], len(missing)
@@ -290,27 +291,6 @@ class TransformHandler:
         )
         with contextlib.suppress(Exception):
             await self._board.transform(state, "failed" if final else "progress")
-
-
-def _scope(job: TransformJob, dataset: str) -> store.Scope:
-    if job.operation == "dataset":
-        return store.Scope(dataset)
-    if not job.source_file:
-        raise PermanentError(f"operation {job.operation!r} needs source_file")
-    if job.operation == "chunk":
-        if job.chunk_index is None:
-            raise PermanentError("operation 'chunk' needs chunk_index")
-        return store.Scope(dataset, job.source_file, job.chunk_index)
-    return store.Scope(dataset, job.source_file)
-
-
-def _describe(job: TransformJob) -> str:
-    where = f"dataset {job.dataset!r}"
-    if job.operation != "dataset":
-        where += f" document {job.source_file!r}"
-    if job.operation == "chunk":
-        where += f" chunk {job.chunk_index}"
-    return where
 
 
 def _point(run: _Run, chunk: store.ChunkRecord, vector: list[float]) -> models.PointStruct:

