@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
 import pytest
-from prometheus_client import REGISTRY
 
 from neuralbridge.embedders import Embedder, EmbedderProfile, EmbedderSettings, create_embedder
-from tests.support.fake_embedders import Dialect, FakeEmbedderServer
+from tests.support.fake_embedders import FakeEmbedderServer
+from tests.support.provider_fixtures import API_KEY, sample, session, start_fake_fixture
 
-#: A key the scrubber does not recognise by shape: only literal redaction hides it.
-API_KEY = "nbtest-9f2c4e7a1b3d5f60"
+__all__ = ["API_KEY", "MakeEmbedder", "StartFake", "sample", "session", "start_fake"]
 
 StartFake = Callable[..., Awaitable[FakeEmbedderServer]]
 MakeEmbedder = Callable[..., Embedder]
-
-
-def sample(name: str, **labels: str) -> float:
-    """Read a metric sample from the default registry (0 when never recorded)."""
-    return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """One HTTP session, as a service's composition root would own it."""
-    async with aiohttp.ClientSession() as client:
-        yield client
 
 
 @pytest.fixture
@@ -39,19 +26,7 @@ def settings() -> EmbedderSettings:
     )
 
 
-@pytest.fixture
-async def start_fake() -> AsyncIterator[StartFake]:
-    """Start fake provider servers; all are closed after the test."""
-    servers: list[FakeEmbedderServer] = []
-
-    async def start(dialect: Dialect, **options: Any) -> FakeEmbedderServer:
-        server = await FakeEmbedderServer(dialect, **options).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        await server.close()
+start_fake = start_fake_fixture(FakeEmbedderServer)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from prometheus_client import REGISTRY
 
 from neuralbridge.llm import (
     ChatMessage,
@@ -20,18 +19,24 @@ from neuralbridge.llm import (
     StreamEvent,
     create_llm,
 )
-from tests.support.fake_llm import Dialect, FakeLLMServer
+from tests.support.fake_llm import FakeLLMServer
+from tests.support.provider_fixtures import API_KEY, sample, session, start_fake_fixture
 
-#: A key the scrubber does not recognise by shape: only literal redaction hides it.
-API_KEY = "nbtest-9f2c4e7a1b3d5f60"
+__all__ = [
+    "API_KEY",
+    "MakeLLM",
+    "StartFake",
+    "ask",
+    "collect",
+    "done",
+    "sample",
+    "session",
+    "start_fake",
+    "texts",
+]
 
 StartFake = Callable[..., Awaitable[FakeLLMServer]]
 MakeLLM = Callable[..., LLMClient]
-
-
-def sample(name: str, **labels: str) -> float:
-    """Read a metric sample from the default registry (0 when never recorded)."""
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def ask(question: str, *, system: str | None = None, **overrides: Any) -> ChatRequest:
@@ -61,13 +66,6 @@ def done(events: list[StreamEvent]) -> Done:
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """One HTTP session, as a service's composition root would own it."""
-    async with aiohttp.ClientSession() as client:
-        yield client
-
-
-@pytest.fixture
 def settings() -> LLMSettings:
     """Short timeouts and backoff."""
     return LLMSettings(
@@ -75,19 +73,7 @@ def settings() -> LLMSettings:
     )
 
 
-@pytest.fixture
-async def start_fake() -> AsyncIterator[StartFake]:
-    """Start fake provider servers; all are closed after the test."""
-    servers: list[FakeLLMServer] = []
-
-    async def start(dialect: Dialect, **options: Any) -> FakeLLMServer:
-        server = await FakeLLMServer(dialect, **options).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        await server.close()
+start_fake = start_fake_fixture(FakeLLMServer)
 
 
 @pytest.fixture

@@ -124,7 +124,7 @@ async def test_stream_slow_tokens_past_total_timeout_raise_broken(
     with pytest.raises(LLMStreamBroken, match="TimeoutError"):
         await collect(llm.stream(ask("q")), events)
 
-    assert 1 <= len(texts(events)) < len(fake_tokens(_ANSWER))
+    assert 0 < len(texts(events)) < len(fake_tokens(_ANSWER))
     assert not any(isinstance(event, Done) for event in events)
 
 

@@ -8,27 +8,26 @@ fields, batch and token limits, bearer key) and answers with that provider's
 success and error body shapes. Vectors are deterministic: seeded from the text
 (and the document/query field, where the provider has one) and unit length.
 
-Scripting: :meth:`fail_next` (N answers with a status, e.g. 429 + ``Retry-After``),
-:meth:`hang_next` (N answers delayed past the client's timeout),
-:meth:`malform_next` (N malformed 200s), ``fault_rate`` (a seeded fraction of
-requests answered 429 or 503). Every request is recorded in :attr:`requests`.
+Scripting comes from :class:`~tests.support.fake_http.FakeProviderServer`
+(:meth:`fail_next`, e.g. 429 + ``Retry-After``; :meth:`hang_next`, answers
+delayed past the client's timeout; ``latency``; the bearer-key check; every
+request recorded in :attr:`requests`), plus :meth:`malform_next` (N malformed
+200s) and ``fault_rate`` (a seeded fraction of requests answered 429 or 503).
 """
 
 from __future__ import annotations
 
 import array
-import asyncio
-import contextlib
 import hashlib
 import math
 import random
-import time
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from aiohttp import web
+
+from tests.support import fake_http
 
 Dialect = Literal["openai", "cohere", "jina", "voyage", "ollama", "tei"]
 
@@ -67,15 +66,8 @@ class _RejectionError(Exception):
         self.message = message
 
 
-@dataclass
-class RecordedRequest:
+class RecordedRequest(fake_http.RecordedRequest):
     """One request as the fake received it."""
-
-    path: str
-    headers: dict[str, str]
-    body: Any
-    at: float
-    status: int = 0
 
     @property
     def inputs(self) -> list[str]:
@@ -92,11 +84,7 @@ class RecordedRequest:
 
 
 @dataclass
-class _Fault:
-    status: int = 0
-    headers: dict[str, str] = field(default_factory=dict)
-    message: str | None = None
-    hang: float = 0.0
+class _Fault(fake_http.Fault):
     malformed: Literal["", "count", "fields"] = ""
 
 
@@ -115,7 +103,7 @@ def fake_tokens(text: str) -> int:
     return max(1, math.ceil(len(text.encode()) / 4))
 
 
-class FakeEmbedderServer:
+class FakeEmbedderServer(fake_http.FakeProviderServer[_Fault]):
     """A scriptable fake of one provider's embedding API.
 
     Args:
@@ -129,6 +117,8 @@ class FakeEmbedderServer:
         latency: Seconds every answer takes (a slow provider).
     """
 
+    record_type = RecordedRequest
+
     def __init__(
         self,
         dialect: Dialect,
@@ -141,103 +131,59 @@ class FakeEmbedderServer:
         seed: int = 0,
         latency: float = 0.0,
     ) -> None:
+        super().__init__(_Fault, api_key=api_key, latency=latency)
         self.dialect: Dialect = dialect
-        self.api_key = api_key
         self.max_inputs = max_inputs if max_inputs is not None else _WIRE[dialect].max_inputs
         self.max_tokens = max_tokens
         self.native_dimensions = native_dimensions
         self.fault_rate = fault_rate
-        self.latency = latency
-        self.requests: list[RecordedRequest] = []
         self._random = random.Random(seed)
-        self._faults: deque[_Fault] = deque()
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._port = 0
 
     @property
     def base_url(self) -> str:
         """The URL to put in the profile's ``base_url``."""
-        return f"http://127.0.0.1:{self._port}{_WIRE[self.dialect].base_path}"
-
-    @property
-    def root_url(self) -> str:
-        """The server root (for TEI's OpenAI-compatible route: ``root_url + "/v1"``)."""
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def answered(self) -> list[RecordedRequest]:
-        """Requests answered 200."""
-        return [r for r in self.requests if r.status == 200]
-
-    async def start(self) -> FakeEmbedderServer:
-        """Listen on a free port."""
-        app = web.Application()
-        for path in _WIRE[self.dialect].routes:
-            app.router.add_post(path, self._handle)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-        return self
-
-    async def close(self) -> None:
-        """Stop listening; hanging answers are released first."""
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def fail_next(
-        self,
-        count: int = 1,
-        *,
-        status: int = 429,
-        headers: dict[str, str] | None = None,
-        message: str | None = None,
-    ) -> None:
-        """Answer the next ``count`` requests with ``status`` and the dialect's error body."""
-        for _ in range(count):
-            self._faults.append(_Fault(status=status, headers=dict(headers or {}), message=message))
-
-    def hang_next(self, count: int = 1, *, seconds: float = 30.0) -> None:
-        """Delay the next ``count`` answers by ``seconds`` (past the client's timeout)."""
-        for _ in range(count):
-            self._faults.append(_Fault(hang=seconds))
+        return self.root_url + _WIRE[self.dialect].base_path
 
     def malform_next(self, count: int = 1, *, kind: Literal["count", "fields"] = "count") -> None:
         """Answer the next ``count`` requests 200 with one vector too few, or without fields."""
         for _ in range(count):
-            self._faults.append(_Fault(malformed=kind))
+            self._script(malformed=kind)
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        record = RecordedRequest(request.path, dict(request.headers), body, time.monotonic())
-        self.requests.append(record)
-        response = await self._answer(request, record)
-        record.status = response.status
-        return response
+    def routes(self) -> tuple[str, ...]:
+        """The dialect's embedding routes."""
+        return _WIRE[self.dialect].routes
 
-    async def _answer(self, request: web.Request, record: RecordedRequest) -> web.Response:
-        fault = self._next_fault()
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        if fault.hang:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), timeout=fault.hang)
-        if fault.status:
-            message = fault.message or _default_message(fault.status)
-            return self._error(fault.status, message, fault.headers)
-        expected = f"Bearer {self.api_key}"
-        if self.api_key is not None and request.headers.get("Authorization") != expected:
-            return self._error(401, _unauthorized_message(self.dialect))
+    def error_response(
+        self, status: int, message: str, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        """An error in the dialect's body shape."""
+        body = _error_body(self.dialect, status, message)
+        return web.json_response(body, status=status, headers=headers)
+
+    def default_message(self, status: int) -> str:
+        """The provider's text for a scripted failure."""
+        if status == 429:
+            return "Rate limit reached for requests. Please try again later."
+        if status >= 500:
+            return "The server is currently overloaded with other requests."
+        return "Invalid request."
+
+    def unauthorized_message(self, request: web.Request) -> str:
+        """The provider's text for a wrong key."""
+        return {
+            "openai": "Incorrect API key provided. You can find your API key in your account "
+            "settings.",
+            "cohere": "invalid api token",
+            "jina": "Invalid API key",
+            "voyage": "Provided API key is invalid.",
+        }.get(self.dialect, "unauthorized")
+
+    async def serve(self, request: web.Request, body: Any, fault: _Fault) -> web.Response:
+        """Validate the request and answer with vectors in the dialect's shape."""
         try:
-            payload = self._embed(request.path, record.body, fault.malformed)
+            payload = self._embed(request.path, body, fault.malformed)
         except _RejectionError as exc:
-            return self._error(exc.status, exc.message)
+            return self.error_response(exc.status, exc.message)
         return web.json_response(payload)
 
     def _next_fault(self) -> _Fault:
@@ -246,13 +192,6 @@ class FakeEmbedderServer:
         if self.fault_rate and self._random.random() < self.fault_rate:
             return _Fault(status=self._random.choice((429, 503)))
         return _Fault()
-
-    def _error(
-        self, status: int, message: str, headers: dict[str, str] | None = None
-    ) -> web.Response:
-        return web.json_response(
-            _error_body(self.dialect, status, message), status=status, headers=headers
-        )
 
     def _embed(self, path: str, body: Any, malformed: str) -> Any:
         openai_route = self.dialect == "tei" and path == "/v1/embeddings"
@@ -369,20 +308,3 @@ def _too_many(dialect: Dialect, got: int, limit: int) -> tuple[int, str]:
     if dialect == "voyage":
         return 400, f"The batch size limit is {limit}. Your batch size is {got}."
     return 400, f"'$.input' is invalid: at most {limit} inputs per request, got {got}"
-
-
-def _default_message(status: int) -> str:
-    if status == 429:
-        return "Rate limit reached for requests. Please try again later."
-    if status >= 500:
-        return "The server is currently overloaded with other requests."
-    return "Invalid request."
-
-
-def _unauthorized_message(dialect: Dialect) -> str:
-    return {
-        "openai": "Incorrect API key provided. You can find your API key in your account settings.",
-        "cohere": "invalid api token",
-        "jina": "Invalid API key",
-        "voyage": "Provided API key is invalid.",
-    }.get(dialect, "unauthorized")

@@ -2,18 +2,21 @@
 
 ::
 
-    NeuralBridgeError                       (neuralbridge.core.errors)
+    NeuralBridgeError                           (neuralbridge.core.errors)
     └── JobError
         ├── PermanentError
-        │   └── EmbedderError               the provider refused the request (400, 401, 403,
-        │       │                           404, 422, ...): retrying the same call cannot help
-        │       ├── EmbedderConfigError     the profile or environment is wrong (missing API
-        │       │                           key variable, unknown provider, missing extra)
-        │       └── EmbedderResponseError   a 200 answer that does not hold one vector per input
+        │   └── ProviderError                   (neuralbridge.core.providers.errors)
+        │       └── EmbedderError               the provider refused the request (400, 401,
+        │           │                           403, 404, 422, ...): retrying cannot help
+        │           ├── EmbedderConfigError     the profile or environment is wrong (missing
+        │           │                           API key variable, unknown provider, extra)
+        │           └── EmbedderResponseError   a 200 answer without one vector per input
         └── RetryableError
-            └── EmbedderUnavailable         429, 5xx, timeouts or connection errors outlasted
-                                            the in-call retries; ``delay`` carries the server's
-                                            Retry-After / rate-limit reset hint when it sent one
+            └── ProviderUnavailable             (neuralbridge.core.providers.errors)
+                └── EmbedderUnavailable         429, 5xx, timeouts or connection errors
+                                                outlasted the in-call retries; ``delay``
+                                                carries the server's Retry-After / rate-limit
+                                                reset hint when it sent one
 
 Permanent and retryable stay on separate branches, so the job runner sends an
 ``EmbedderError`` straight to the DLQ and redelivers after ``EmbedderUnavailable``
@@ -24,7 +27,7 @@ an API key or an ``Authorization`` header.
 
 from __future__ import annotations
 
-from neuralbridge.core.errors import PermanentError, RetryableError
+from neuralbridge.core.providers.errors import ProviderError, ProviderUnavailable
 
 __all__ = [
     "EmbedderConfigError",
@@ -34,19 +37,14 @@ __all__ = [
 ]
 
 
-class EmbedderError(PermanentError):
-    """A provider answer that no retry can fix.
+class EmbedderError(ProviderError):
+    """An embedding request the provider refused; no retry can fix it.
 
-    Args:
-        message: Provider, HTTP status and the provider's error text (no secrets).
-        status: The HTTP status, when the error came from an HTTP answer.
+    Built like :class:`~neuralbridge.core.providers.errors.ProviderError`
+    (``message``, ``status``).
     """
 
     error_class = "EmbedderError"
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class EmbedderConfigError(EmbedderError):
@@ -61,27 +59,12 @@ class EmbedderResponseError(EmbedderError):
     error_class = "EmbedderResponseError"
 
 
-class EmbedderUnavailable(RetryableError):  # noqa: N818 - the public API names it so
-    """The provider stayed unavailable (429, 5xx, timeout, connection) through every retry.
+class EmbedderUnavailable(ProviderUnavailable):
+    """The embedding provider stayed unavailable through every in-call retry.
 
-    Args:
-        message: What happened on the last attempt (no secrets).
-        delay: The server's Retry-After / reset hint in seconds, or ``None``.
-        error_type: The metrics label of the last failure (``rate_limited``,
-            ``server_error``, ``timeout``, ``connection``).
-        status: The last HTTP status, when there was one.
+    Built like :class:`~neuralbridge.core.providers.errors.ProviderUnavailable`
+    (``message``, ``delay``, ``error_type``, ``status``); the job runner
+    redelivers after ``delay`` when the server sent a hint.
     """
 
     error_class = "EmbedderUnavailable"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        delay: float | None = None,
-        error_type: str = "server_error",
-        status: int | None = None,
-    ) -> None:
-        super().__init__(message, delay=delay)
-        self.error_type = error_type
-        self.status = status

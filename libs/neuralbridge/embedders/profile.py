@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from neuralbridge.core.providers.settings import Milliseconds, Retries, Seconds
+
 __all__ = ["EmbedderProfile", "EmbedderSettings", "OptionValue", "Provider"]
 
 Provider = Literal[
@@ -77,15 +79,9 @@ class EmbedderSettings(msgspec.Struct, frozen=True, kw_only=True):
             every client in the process (``MAX_EMBEDDER_REQUESTS_PER_SECOND``).
     """
 
-    timeout: Annotated[float, msgspec.Meta(gt=0)] = msgspec.field(
-        default=60.0, name="EMBEDDER_TIMEOUT"
-    )
-    max_retries: Annotated[int, msgspec.Meta(ge=0)] = msgspec.field(
-        default=3, name="EMBEDDER_MAX_RETRIES"
-    )
-    retry_delay_ms: Annotated[int, msgspec.Meta(ge=0)] = msgspec.field(
-        default=1000, name="EMBEDDER_RETRY_DELAY_MS"
-    )
+    timeout: Seconds = msgspec.field(default=60.0, name="EMBEDDER_TIMEOUT")
+    max_retries: Retries = msgspec.field(default=3, name="EMBEDDER_MAX_RETRIES")
+    retry_delay_ms: Milliseconds = msgspec.field(default=1000, name="EMBEDDER_RETRY_DELAY_MS")
     requests_per_second: Annotated[float, msgspec.Meta(gt=0)] = msgspec.field(
         default=10.0, name="MAX_EMBEDDER_REQUESTS_PER_SECOND"
     )

@@ -2,21 +2,25 @@
 
 ::
 
-    NeuralBridgeError                       (neuralbridge.core.errors)
+    NeuralBridgeError                           (neuralbridge.core.errors)
     └── JobError
         ├── PermanentError
-        │   └── LLMError                    the provider refused the request (400, 401, 403,
-        │       │                           404, 422, ...): retrying the same call cannot help
-        │       ├── LLMConfigError          the profile or environment is wrong (unknown
-        │       │                           provider, bad base_url, missing API key variable)
-        │       └── LLMResponseError        a 200 answer whose body is not a chat completion
+        │   └── ProviderError                   (neuralbridge.core.providers.errors)
+        │       └── LLMError                    the provider refused the request (400, 401,
+        │           │                           403, 404, 422, ...): retrying cannot help
+        │           ├── LLMConfigError          the profile or environment is wrong (unknown
+        │           │                           provider, bad base_url, missing API key)
+        │           └── LLMResponseError        a 200 answer whose body is not a completion
         └── RetryableError
-            ├── LLMUnavailable              429, 5xx, timeouts or connection errors outlasted
-            │                               the in-call retries; ``delay`` carries the server's
-            │                               Retry-After / rate-limit reset hint when it sent one
-            └── LLMStreamBroken             a stream failed after it started (cut connection,
-                                            malformed chunk, no end marker): never retried
-                                            in-call, because tokens already reached the caller
+            ├── ProviderUnavailable             (neuralbridge.core.providers.errors)
+            │   └── LLMUnavailable              429, 5xx, timeouts or connection errors
+            │                                   outlasted the in-call retries; ``delay``
+            │                                   carries the server's Retry-After / rate-limit
+            │                                   reset hint when it sent one
+            └── LLMStreamBroken                 a stream failed after it started (cut
+                                                connection, malformed chunk, no end marker):
+                                                never retried in-call, because tokens already
+                                                reached the caller
 
 Permanent and retryable stay on separate branches, so the job runner sends an
 ``LLMError`` straight to the DLQ and redelivers after ``LLMUnavailable``, and
@@ -28,7 +32,8 @@ they never hold an API key or an ``Authorization`` header.
 
 from __future__ import annotations
 
-from neuralbridge.core.errors import PermanentError, RetryableError
+from neuralbridge.core.errors import RetryableError
+from neuralbridge.core.providers.errors import ProviderError, ProviderUnavailable
 
 __all__ = [
     "LLMConfigError",
@@ -39,19 +44,14 @@ __all__ = [
 ]
 
 
-class LLMError(PermanentError):
-    """A provider answer that no retry can fix.
+class LLMError(ProviderError):
+    """A chat request the provider refused; no retry can fix it.
 
-    Args:
-        message: Provider, HTTP status and the provider's error text (no secrets).
-        status: The HTTP status, when the error came from an HTTP answer.
+    Built like :class:`~neuralbridge.core.providers.errors.ProviderError`
+    (``message``, ``status``).
     """
 
     error_class = "LLMError"
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class LLMConfigError(LLMError):
@@ -66,30 +66,14 @@ class LLMResponseError(LLMError):
     error_class = "LLMResponseError"
 
 
-class LLMUnavailable(RetryableError):  # noqa: N818 - the public API names it so
-    """The provider stayed unavailable (429, 5xx, timeout, connection) through every retry.
+class LLMUnavailable(ProviderUnavailable):
+    """The chat provider stayed unavailable until the answer or first token was due.
 
-    Args:
-        message: What happened on the last attempt (no secrets).
-        delay: The server's Retry-After / reset hint in seconds, or ``None``.
-        error_type: The metrics label of the failure (``rate_limited``,
-            ``server_error``, ``timeout``, ``connection``).
-        status: The last HTTP status, when there was one.
+    Built like :class:`~neuralbridge.core.providers.errors.ProviderUnavailable`
+    (``message``, ``delay``, ``error_type``, ``status``).
     """
 
     error_class = "LLMUnavailable"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        delay: float | None = None,
-        error_type: str = "server_error",
-        status: int | None = None,
-    ) -> None:
-        super().__init__(message, delay=delay)
-        self.error_type = error_type
-        self.status = status
 
 
 class LLMStreamBroken(RetryableError):  # noqa: N818 - the public API names it so

@@ -3,8 +3,10 @@
 :class:`HttpChatClient` owns one call's life: POST with timeouts, classify the
 answer, retry transient failures with ``tenacity`` (by exception type) until a
 complete answer or a stream's first token, then read the stream without ever
-retrying, record metrics and log one canonical line. Provider modules only say
-what the request body looks like and how to read answers and stream lines.
+retrying, record metrics and log one canonical line. Sending, classifying,
+retrying and redacting come from
+:class:`~neuralbridge.core.providers.http.ProviderHTTP`; provider modules only
+say what the request body looks like and how to read answers and stream lines.
 """
 
 from __future__ import annotations
@@ -16,15 +18,11 @@ from typing import Any, ClassVar, Self
 
 import aiohttp
 import msgspec
-import structlog
-from tenacity import RetryCallState
 from yarl import URL
 
-from neuralbridge.core.observability.logs import scrub
-from neuralbridge.embedders.http import _provider_message
-from neuralbridge.embedders.retry import retry_hint
+from neuralbridge.core.providers.credentials import resolve_credential
+from neuralbridge.core.providers.http import ProviderHTTP, checked_base_url
 from neuralbridge.llm.chat import ChatRequest, ChatResult, Delta, Done, StreamEvent
-from neuralbridge.llm.credentials import resolve_api_key
 from neuralbridge.llm.errors import (
     LLMConfigError,
     LLMError,
@@ -34,18 +32,12 @@ from neuralbridge.llm.errors import (
 )
 from neuralbridge.llm.outcome import CallRecord, count_attempt
 from neuralbridge.llm.profile import LLMProfile, LLMSettings
-from neuralbridge.llm.retry import retrying
 from neuralbridge.llm.streaming import StreamState, next_text
 
 __all__ = ["HttpChatClient"]
 
-log = structlog.get_logger()
 
-_MASK = "********"
-_MAX_MESSAGE = 500
-
-
-class HttpChatClient(ABC):
+class HttpChatClient(ProviderHTTP[LLMError, LLMUnavailable], ABC):
     """Base of the chat clients that call a provider's HTTP API.
 
     Args:
@@ -55,6 +47,7 @@ class HttpChatClient(ABC):
         api_key: The key to send as a bearer token, if any.
     """
 
+    retry_event = "llm_request_retry"
     default_base_url: ClassVar[str]
     path: ClassVar[str]
 
@@ -66,20 +59,24 @@ class HttpChatClient(ABC):
         settings: LLMSettings,
         api_key: str | None,
     ) -> None:
-        self.provider: str = profile.provider
-        self.model: str = profile.model
         self.profile = profile
-        self.base_url = self._base_url(profile)
-        self._url = URL(self.base_url + self.path)
-        self._session = session
-        self._settings = settings
-        self._api_key = api_key
-        self._timeout = aiohttp.ClientTimeout(
-            total=settings.timeout, sock_connect=settings.connect_timeout
+        self.base_url = checked_base_url(
+            profile.provider, profile.base_url or self.default_base_url, error=LLMConfigError
         )
-        self._headers = {"Content-Type": "application/json"}
-        if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
+        super().__init__(
+            provider=profile.provider,
+            model=profile.model,
+            url=URL(self.base_url + self.path),
+            session=session,
+            settings=settings,
+            api_key=api_key,
+            rejected=LLMError,
+            unavailable=LLMUnavailable,
+            timeout=aiohttp.ClientTimeout(
+                total=settings.timeout, sock_connect=settings.connect_timeout
+            ),
+        )
+        self._settings: LLMSettings = settings
 
     @classmethod
     def from_profile(
@@ -91,7 +88,14 @@ class HttpChatClient(ABC):
         env: Mapping[str, str],
     ) -> Self:
         """Build the client, reading its API key from ``env``."""
-        key = resolve_api_key(profile, cls.default_credential(profile), env)
+        key = resolve_credential(
+            env,
+            profile.credential,
+            default=cls.default_credential(profile),
+            required=True,
+            what=f"{profile.provider} LLM",
+            error=LLMConfigError,
+        )
         return cls(profile, session=session, settings=settings, api_key=key)
 
     @classmethod
@@ -116,9 +120,7 @@ class HttpChatClient(ABC):
         body = self._encode(request, stream=False)
         record = CallRecord(self.provider, self.model, stream=False)
         try:
-            result: ChatResult = await retrying(self._settings, self._log_retry)(
-                self._attempt_complete, body
-            )
+            result: ChatResult = await self._retrying()(self._attempt_complete, body)
         except (LLMError, LLMUnavailable) as exc:
             error = self._final(exc)
             record.failed(error)
@@ -131,9 +133,9 @@ class HttpChatClient(ABC):
         body = self._encode(request, stream=True)
         record = CallRecord(self.provider, self.model, stream=True)
         try:
-            opened: tuple[aiohttp.ClientResponse, StreamState] = await retrying(
-                self._settings, self._log_retry
-            )(self._attempt_open, body)
+            opened: tuple[aiohttp.ClientResponse, StreamState] = await self._retrying()(
+                self._attempt_open, body
+            )
         except (LLMError, LLMUnavailable) as exc:
             error = self._final(exc)
             record.failed(error)
@@ -170,15 +172,7 @@ class HttpChatClient(ABC):
             raise
 
     async def _complete_once(self, body: bytes) -> ChatResult:
-        response = await self._send(body)
-        try:
-            raw = await response.read()
-        except TimeoutError:
-            raise self._timed_out() from None
-        except aiohttp.ClientError as exc:
-            raise self._connection_failed(exc) from None
-        finally:
-            response.release()
+        raw = await self._fetch(body)
         try:
             return self.decode_result(raw)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
@@ -212,87 +206,10 @@ class HttpChatClient(ABC):
         except LLMStreamBroken as exc:
             raise LLMStreamBroken(self._redact(str(exc)), received=len(state.parts)) from None
 
-    async def _send(self, body: bytes) -> aiohttp.ClientResponse:
-        try:
-            response = await self._session.post(
-                self._url, data=body, headers=self._headers, timeout=self._timeout
-            )
-        except TimeoutError:
-            raise self._timed_out() from None
-        except aiohttp.ClientError as exc:
-            raise self._connection_failed(exc) from None
-        if 200 <= response.status < 300:
-            return response
-        try:
-            raw = await response.read()
-        except (TimeoutError, aiohttp.ClientError):
-            raw = b""
-        finally:
-            response.release()
-        raise self._http_error(response.status, response.headers, raw)
-
     def _encode(self, request: ChatRequest, *, stream: bool) -> bytes:
         if not request.messages:
             raise LLMError(f"{self.provider}: a chat request needs at least one message")
         return msgspec.json.encode(self.request_body(request, stream=stream))
 
-    def _http_error(
-        self, status: int, headers: Mapping[str, str], raw: bytes
-    ) -> LLMError | LLMUnavailable:
-        text = self._redact(f"{self.provider}: HTTP {status}: {_provider_message(raw)}")
-        if status == 429:
-            return LLMUnavailable(
-                text, delay=retry_hint(headers), error_type="rate_limited", status=status
-            )
-        if status == 408 or status >= 500:
-            error_type = "timeout" if status in (408, 504) else "server_error"
-            return LLMUnavailable(
-                text, delay=retry_hint(headers), error_type=error_type, status=status
-            )
-        return LLMError(text, status=status)
-
-    def _timed_out(self) -> LLMUnavailable:
-        return LLMUnavailable(
-            f"{self.provider}: no answer within {self._settings.timeout:g}s", error_type="timeout"
-        )
-
-    def _connection_failed(self, exc: aiohttp.ClientError) -> LLMUnavailable:
-        return LLMUnavailable(
-            self._redact(f"{self.provider}: connection failed: {type(exc).__name__}: {exc}"),
-            error_type="connection",
-        )
-
     def _final(self, exc: LLMError | LLMUnavailable) -> LLMError | LLMUnavailable:
-        if not isinstance(exc, LLMUnavailable):
-            return exc
-        attempts = self._settings.max_retries + 1
-        return LLMUnavailable(
-            f"{exc} (gave up after {attempts} attempts)",
-            delay=exc.delay,
-            error_type=exc.error_type,
-            status=exc.status,
-        )
-
-    def _redact(self, text: str) -> str:
-        if self._api_key:
-            text = text.replace(self._api_key, _MASK)
-        return scrub(text)[:_MAX_MESSAGE]
-
-    def _base_url(self, profile: LLMProfile) -> str:
-        base = (profile.base_url or self.default_base_url).rstrip("/")
-        url = URL(base)
-        if url.scheme not in ("http", "https") or not url.host:
-            raise LLMConfigError(f"{profile.provider}: base_url must be an http(s) URL")
-        return base
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        log.warning(
-            "llm_request_retry",
-            provider=self.provider,
-            model=self.model,
-            attempt=state.attempt_number,
-            wait_s=round(state.upcoming_sleep, 3),
-            error_type=getattr(error, "error_type", None),
-            error=str(error),
-        )
+        return self._gave_up(exc) if isinstance(exc, LLMUnavailable) else exc

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import msgspec
 from yarl import URL
 
-from neuralbridge.embedders.http import _provider_message
+from neuralbridge.core.providers.messages import provider_text
 from neuralbridge.llm.chat import ChatRequest, ChatResult
 from neuralbridge.llm.errors import LLMStreamBroken
 from neuralbridge.llm.http import HttpChatClient
@@ -144,7 +144,7 @@ class OpenAIChatClient(HttpChatClient):
         chunk = _CHUNK.decode(data)
         if chunk.error is not None:
             raise LLMStreamBroken(
-                f"{self.provider}: error in stream: {_provider_message(data.encode())}"
+                f"{self.provider}: error in stream: {provider_text(data.encode())}"
             )
         state.model = chunk.model or state.model
         if chunk.usage is not None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
+from neuralbridge.core.providers.settings import Milliseconds, Retries, Seconds
 from neuralbridge.llm.errors import LLMConfigError
 
 if TYPE_CHECKING:
@@ -77,19 +78,11 @@ class LLMSettings(msgspec.Struct, frozen=True, kw_only=True):
             server sends no hint (``LLM_RETRY_DELAY_MS``).
     """
 
-    timeout: Annotated[float, msgspec.Meta(gt=0)] = msgspec.field(default=120.0, name="LLM_TIMEOUT")
-    connect_timeout: Annotated[float, msgspec.Meta(gt=0)] = msgspec.field(
-        default=10.0, name="LLM_CONNECT_TIMEOUT"
-    )
-    first_token_timeout: Annotated[float, msgspec.Meta(gt=0)] = msgspec.field(
-        default=30.0, name="LLM_FIRST_TOKEN_TIMEOUT"
-    )
-    max_retries: Annotated[int, msgspec.Meta(ge=0)] = msgspec.field(
-        default=2, name="LLM_MAX_RETRIES"
-    )
-    retry_delay_ms: Annotated[int, msgspec.Meta(ge=0)] = msgspec.field(
-        default=500, name="LLM_RETRY_DELAY_MS"
-    )
+    timeout: Seconds = msgspec.field(default=120.0, name="LLM_TIMEOUT")
+    connect_timeout: Seconds = msgspec.field(default=10.0, name="LLM_CONNECT_TIMEOUT")
+    first_token_timeout: Seconds = msgspec.field(default=30.0, name="LLM_FIRST_TOKEN_TIMEOUT")
+    max_retries: Retries = msgspec.field(default=2, name="LLM_MAX_RETRIES")
+    retry_delay_ms: Milliseconds = msgspec.field(default=500, name="LLM_RETRY_DELAY_MS")
 
 
 def profile_from_env(env: Mapping[str, str]) -> LLMProfile:

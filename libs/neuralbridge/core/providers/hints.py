@@ -1,27 +1,19 @@
-"""When to try again: server hints (Retry-After, rate-limit resets) and backoff.
+"""How long a server asked us to wait: ``Retry-After`` and rate-limit reset headers.
 
 A 429 or 503 usually says how long to wait: ``Retry-After`` (seconds or an HTTP
 date), ``retry-after-ms``, or OpenAI's ``x-ratelimit-reset-requests`` /
 ``x-ratelimit-reset-tokens`` (Go-style durations such as ``1s``, ``6m0s``,
-``20ms``). Without a hint, waits grow exponentially from ``retry_delay_ms`` with
-jitter. No single wait exceeds :data:`MAX_WAIT` seconds.
+``20ms``). :func:`retry_hint` reads them all into seconds.
 """
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from tenacity import RetryCallState
-
-from neuralbridge.embedders.errors import EmbedderUnavailable
-
-__all__ = ["MAX_WAIT", "BackoffWait", "parse_duration", "parse_retry_after", "retry_hint"]
-
-MAX_WAIT = 60.0
+__all__ = ["parse_duration", "parse_retry_after", "retry_hint"]
 
 _DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|us|µs|ns|h|m|s))+")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)")
@@ -35,8 +27,11 @@ _RESETS = (
 def parse_duration(text: str) -> float | None:
     """Parse a Go-style duration (``6m0s``, ``1.5s``, ``20ms``) or bare seconds.
 
+    Args:
+        text: The header value.
+
     Returns:
-        Seconds, or ``None`` when the text is not a duration.
+        Seconds (never negative), or ``None`` when the text is not a duration.
     """
     text = text.strip()
     try:
@@ -50,6 +45,10 @@ def parse_duration(text: str) -> float | None:
 
 def parse_retry_after(value: str, *, now: datetime | None = None) -> float | None:
     """Parse ``Retry-After``: delay seconds or an HTTP date.
+
+    Args:
+        value: The header value.
+        now: The current time (for tests); the system clock by default.
 
     Returns:
         Seconds from ``now`` (never negative), or ``None`` when unparseable.
@@ -74,6 +73,10 @@ def retry_hint(headers: Mapping[str, str]) -> float | None:
     ``retry-after-ms`` and ``Retry-After`` win; otherwise the reset of whichever
     OpenAI-style limit is exhausted (``x-ratelimit-remaining-*: 0``), or the
     longest reset when none says which.
+
+    Args:
+        headers: The answer's headers (a case-insensitive mapping such as
+            aiohttp's, or lower-case keys).
     """
     if (millis := headers.get("retry-after-ms")) is not None:
         hint = parse_duration(millis)
@@ -93,23 +96,3 @@ def retry_hint(headers: Mapping[str, str]) -> float | None:
         if headers.get(remaining, "").strip() == "0":
             exhausted.append(seconds)
     return max(exhausted or every, default=None)
-
-
-class BackoffWait:
-    """A tenacity ``wait``: the server's hint if any, else exponential backoff with jitter.
-
-    Args:
-        base: The first backoff, in seconds (``retry_delay_ms / 1000``).
-        cap: The longest single wait.
-    """
-
-    def __init__(self, base: float, cap: float = MAX_WAIT) -> None:
-        self._base = base
-        self._cap = cap
-
-    def __call__(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, EmbedderUnavailable) and error.delay is not None:
-            return min(error.delay, self._cap)
-        ceiling = min(self._cap, self._base * 2.0 ** (state.attempt_number - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
