@@ -16,11 +16,19 @@ __all__ = [
     "DATASET_TRANSFORMS_DLQ_CONSUMER",
     "DATASET_TRANSFORMS_STREAM",
     "DATASET_TRANSFORMS_SUBJECTS",
+    "PROXY_REQUESTS_CONSUMER",
+    "PROXY_REQUESTS_STREAM",
+    "PROXY_REQUESTS_SUBJECTS",
+    "PROXY_SESSIONS_KV",
+    "QUERY_LOGS_STREAM",
+    "QUERY_LOGS_SUBJECTS",
     "TRANSFORMS_KV",
     "UPLOADS_KV",
     "UPLOADS_OBJECT_STORE",
     "ingest_event_subject",
     "ingest_subject",
+    "proxy_request_subject",
+    "query_log_subject",
     "transform_event_subject",
 ]
 
@@ -47,6 +55,27 @@ TRANSFORMS_KV = "dataset_transforms"
 UPLOADS_KV = "dataset_uploads"
 #: Uploaded files waiting to be ingested (JetStream object store).
 UPLOADS_OBJECT_STORE = "dataset_uploads"
+
+#: Questions for the proxy pipeline (the gateway publishes; replies go to ``reply_to``).
+PROXY_REQUESTS_STREAM = "PROXY_REQUESTS"
+PROXY_REQUESTS_SUBJECTS = ("proxy.requests.>",)
+PROXY_REQUESTS_CONSUMER = "proxy-pipeline"
+#: Conversation history per session (JetStream KV with a TTL).
+PROXY_SESSIONS_KV = "proxy_sessions"
+
+#: Answered queries, redacted, for the trainer (Limits retention).
+QUERY_LOGS_STREAM = "QUERY_LOGS"
+QUERY_LOGS_SUBJECTS = ("query.logs.>",)
+
+
+def proxy_request_subject(session_id: str) -> str:
+    """``proxy.requests.<session token>``: where the gateway publishes a request."""
+    return f"proxy.requests.{_token(session_id)}"
+
+
+def query_log_subject(request_id: str) -> str:
+    """``query.logs.<request id>``."""
+    return f"query.logs.{_token(request_id)}"
 
 
 def ingest_subject(dataset: str) -> str:

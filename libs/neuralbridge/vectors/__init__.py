@@ -16,16 +16,19 @@ from neuralbridge.vectors.qdrant import (
     upload_points,
     vector_size,
 )
+from neuralbridge.vectors.search import SearchHit, search_points
 
 __all__ = [
     "CollectionSpec",
     "DimensionMismatchError",
     "MissingCollectionError",
+    "SearchHit",
     "VectorStoreError",
     "count_points",
     "delete_stale_points",
     "ensure_collection",
     "point_id",
+    "search_points",
     "switch_alias",
     "upload_points",
     "vector_size",

@@ -1,20 +1,125 @@
-"""Composition of the proxy_pipeline service."""
+"""Composition of the proxy pipeline: settings, clients, cache, one runner on PROXY_REQUESTS."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from pathlib import Path
 
+import aiohttp
+import msgspec
+import structlog
+
+from neuralbridge.core.errors import ConfigError
+from neuralbridge.core.runner import JobRunner
 from neuralbridge.core.service import Deps, ServiceSpec
-from neuralbridge.core.settings import CommonSettings
+from neuralbridge.core.settings import load_settings
+from neuralbridge.core.subjects import PROXY_SESSIONS_KV
+from neuralbridge.embedders import EmbedderProfile, EmbedderSettings, create_embedder
+from neuralbridge.llm import LLMConfigError, LLMProfile, LLMSettings, profile_from_env
+from neuralbridge.messages.proxy import ProxyRequest
+from neuralbridge.proxy_pipeline.cache import ResponseCache
+from neuralbridge.proxy_pipeline.llms import LLMPool
+from neuralbridge.proxy_pipeline.pipeline import PipelineParts, ProxyHandler
+from neuralbridge.proxy_pipeline.retrieval import Retriever
+from neuralbridge.proxy_pipeline.sessions import SessionStore
+from neuralbridge.proxy_pipeline.settings import ProxyPipelineSettings
+from neuralbridge.proxy_pipeline.topology import declare_all, requests_work
 
 __all__ = ["SERVICE", "main"]
 
+log = structlog.get_logger()
 
-async def main(deps: Deps[CommonSettings], stop: asyncio.Event) -> None:
-    """Stay connected and healthy until ``stop`` is set."""
-    await stop.wait()
+MIGRATIONS = Path(__file__).with_name("migrations")
+#: How often expired cache rows are swept (seed 000's CacheCleanupWorker runs hourly).
+_SWEEP_SECONDS = 3600.0
+
+
+async def main(deps: Deps[ProxyPipelineSettings], stop: asyncio.Event) -> None:
+    """Answer PROXY_REQUESTS until ``stop`` is set."""
+    s = deps.settings
+    if deps.qdrant is None:
+        raise ConfigError(
+            "configuration error: QDRANT_URL (or QDRANT_PATH for local mode) is required "
+            "by proxy_pipeline"
+        )
+    primary, fallback, embedder_profile = _profiles(deps)
+    work = requests_work(ack_wait=s.proxy_ack_wait, schedule=s.proxy_retry_schedule)
+    await declare_all(deps.bus.js, work, session_ttl=s.session_ttl_seconds)
+    sessions = SessionStore(
+        await deps.bus.js.key_value(PROXY_SESSIONS_KV), max_turns=s.session_max_turns
+    )
+    cache = ResponseCache(
+        deps.pool, max_size=s.cache_max_size, ttl=s.cache_ttl_seconds, enabled=s.cache_enabled
+    )
+    async with aiohttp.ClientSession() as session:
+        embedder = create_embedder(
+            embedder_profile,
+            session=session,
+            settings=load_settings(EmbedderSettings, deps.env),
+            env=deps.env,
+        )
+        llms = LLMPool(
+            session, load_settings(LLMSettings, deps.env), deps.env,
+            primary=primary, fallback=fallback,
+        )  # fmt: skip
+        retriever = Retriever(
+            embedder, deps.qdrant, collection=s.rag_collection, top_k=s.rag_top_k,
+            score_threshold=s.rag_score_threshold,
+        )  # fmt: skip
+        parts = PipelineParts(
+            bus=deps.bus, cache=cache, retriever=retriever, sessions=sessions, llms=llms,
+            settings=s, max_deliver=work.max_deliver,
+        )  # fmt: skip
+        runner = JobRunner(
+            deps.bus, work, ProxyRequest, ProxyHandler(parts),
+            concurrency=s.proxy_concurrency, grace=s.shutdown_grace_seconds,
+        )  # fmt: skip
+        sweeper = asyncio.create_task(_sweep(cache))
+        log.info("proxy_pipeline_ready", provider=primary.provider, model=primary.model,
+                 fallback=fallback.provider if fallback else None,
+                 collection=s.rag_collection)  # fmt: skip
+        try:
+            await runner.run(stop)
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+
+def _profiles(
+    deps: Deps[ProxyPipelineSettings],
+) -> tuple[LLMProfile, LLMProfile | None, EmbedderProfile]:
+    """Primary, API B and query-embedder profiles, or one clear configuration error."""
+    try:
+        primary = profile_from_env(deps.env)
+    except LLMConfigError as exc:
+        raise ConfigError(f"configuration error: {exc}") from None
+    try:
+        embedder = deps.settings.embedder_profile()
+    except msgspec.ValidationError as exc:
+        raise ConfigError(
+            f"configuration error: RAG_EMBEDDER_PROVIDER/RAG_EMBEDDER_MODEL are invalid: {exc}"
+        ) from None
+    return primary, deps.settings.fallback_profile(), embedder
+
+
+async def _sweep(cache: ResponseCache) -> None:
+    """Delete expired cache rows now and then."""
+    while True:
+        await asyncio.sleep(_SWEEP_SECONDS)
+        try:
+            deleted = await cache.sweep()
+        except Exception as exc:  # noqa: BLE001 - the next sweep tries again
+            log.warning("cache_sweep_failed", error=str(exc))
+        else:
+            log.info("cache_swept", deleted=deleted)
 
 
 SERVICE = ServiceSpec(
-    name="proxy_pipeline", settings_type=CommonSettings, main=main, schema="proxy_pipeline"
+    name="proxy_pipeline",
+    settings_type=ProxyPipelineSettings,
+    main=main,
+    schema="proxy_pipeline",
+    migrations=MIGRATIONS,
 )

@@ -1,0 +1,130 @@
+"""The response cache: an in-memory LRU with TTL over a PostgreSQL table.
+
+The key is the sha256 of the normalized, already-redacted query (case-folded,
+whitespace collapsed), the answering profile (provider, model, base URL), the
+temperature and the knowledge version (``KNOWLEDGE_VERSION`` or the collection
+name); conversation history is not part of it (seed 003's cache is per
+question). Lookups try memory first (a hit never touches PostgreSQL), then the
+table (a hit is promoted to memory for the rest of its lifetime). Only answers
+at or above ``CONFIDENCE_THRESHOLD`` are stored; ``CACHE_ENABLED=false``
+bypasses both layers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+
+import asyncpg
+import msgspec
+
+from neuralbridge.llm import LLMProfile
+from neuralbridge.messages.proxy import GuardrailFinding, SourceRef
+from neuralbridge.proxy_pipeline import metrics as m
+from neuralbridge.proxy_pipeline import store
+
+__all__ = ["CachedAnswer", "ResponseCache", "cache_key", "normalize_query"]
+
+_KEY_VERSION = 1
+
+
+class CachedAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    """What a cache hit replays (every text already redacted)."""
+
+    answer: str
+    sources: list[SourceRef] = msgspec.field(default_factory=list)
+    provider: str
+    model: str
+    confidence: float
+    fallback_used: bool = False
+    fallback_reason: str | None = None
+    output_findings: list[GuardrailFinding] = msgspec.field(default_factory=list)
+
+
+def normalize_query(query: str) -> str:
+    """Case-folded, with whitespace runs collapsed to one space."""
+    return " ".join(query.casefold().split())
+
+
+def cache_key(query: str, profile: LLMProfile, temperature: float | None, namespace: str) -> str:
+    """The sha256 naming one normalized request (see the module docstring)."""
+    parts = [
+        _KEY_VERSION,
+        normalize_query(query),
+        profile.provider,
+        profile.model,
+        profile.base_url,
+        profile.temperature if temperature is None else temperature,
+        namespace,
+    ]
+    return hashlib.sha256(msgspec.json.encode(parts)).hexdigest()
+
+
+class ResponseCache:
+    """Two-layer cache; see the module docstring.
+
+    Args:
+        pool: The service's PostgreSQL pool.
+        max_size: Entries kept in memory (``CACHE_MAX_SIZE``), least recently used evicted.
+        ttl: Seconds an entry lives (``CACHE_TTL_SECONDS``).
+        enabled: ``CACHE_ENABLED``.
+    """
+
+    def __init__(
+        self, pool: asyncpg.Pool, *, max_size: int, ttl: float, enabled: bool = True
+    ) -> None:
+        self._pool = pool
+        self._max_size = max_size
+        self._ttl = ttl
+        self.enabled = enabled
+        self._memory: OrderedDict[str, tuple[float, CachedAnswer]] = OrderedDict()
+        self._decoder = msgspec.json.Decoder(CachedAnswer)
+
+    async def get(self, key: str) -> CachedAnswer | None:
+        """The live entry for ``key``, from memory or PostgreSQL, or ``None``."""
+        if not self.enabled:
+            return None
+        now = time.monotonic()
+        held = self._memory.get(key)
+        if held is not None:
+            expires, answer = held
+            if expires > now:
+                self._memory.move_to_end(key)
+                m.CACHE_LOOKUPS.labels("memory", "hit").inc()
+                return answer
+            del self._memory[key]
+        m.CACHE_LOOKUPS.labels("memory", "miss").inc()
+        async with self._pool.acquire() as conn:
+            row = await store.get_entry(conn, key)
+        if row is None:
+            m.CACHE_LOOKUPS.labels("postgres", "miss").inc()
+            return None
+        data, remaining = row
+        answer = self._decoder.decode(data)
+        self._remember(key, answer, now + remaining)
+        m.CACHE_LOOKUPS.labels("postgres", "hit").inc()
+        return answer
+
+    async def put(self, key: str, answer: CachedAnswer) -> None:
+        """Store ``answer`` in both layers for ``ttl`` seconds."""
+        if not self.enabled:
+            return
+        self._remember(key, answer, time.monotonic() + self._ttl)
+        async with self._pool.acquire() as conn:
+            await store.put_entry(conn, key, msgspec.json.encode(answer), self._ttl)
+
+    async def sweep(self) -> int:
+        """Drop expired entries from both layers; return how many rows were deleted."""
+        now = time.monotonic()
+        for key in [k for k, (expires, _) in self._memory.items() if expires <= now]:
+            del self._memory[key]
+        async with self._pool.acquire() as conn:
+            return await store.delete_expired(conn)
+
+    def _remember(self, key: str, answer: CachedAnswer, expires: float) -> None:
+        self._memory[key] = (expires, answer)
+        self._memory.move_to_end(key)
+        while len(self._memory) > self._max_size:
+            self._memory.popitem(last=False)
+        m.CACHE_ENTRIES.set(len(self._memory))

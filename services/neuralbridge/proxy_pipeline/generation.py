@@ -1,0 +1,160 @@
+"""The LLM stage and API B: ask the primary, check its answer, fall back when needed.
+
+API B (``FALLBACK_*``) answers when the primary:
+
+* fails — ``primary_error`` (refused, unavailable after its retries, misconfigured)
+  or ``primary_timeout`` (no answer or no first token in time);
+* breaks mid-stream — ``stream_broken``;
+* answers empty or with a refusal — ``primary_guardrails``;
+* answers below ``CONFIDENCE_THRESHOLD`` — ``low_confidence``.
+
+For the last two the better-scored answer wins (API B on a tie), so a weak
+fallback never replaces a stronger primary answer. Without API B, a failed
+primary ends the request with ``NoAnswer`` (error class of the LLM error) and a
+weak answer is returned as it is, with its low confidence.
+
+Streaming: the primary's deltas are forwarded as they come. When the stream
+breaks, or its finished answer is replaced, a reset delta is sent and API B's
+answer streams after it; the final ``ProxyAnswer`` is authoritative either way.
+A broken stream with no API B (or a failing one) ends in ``ProxyFailure`` —
+never in an answer built from the truncated text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from neuralbridge.llm import (
+    ChatRequest,
+    ChatResult,
+    Delta,
+    Done,
+    LLMClient,
+    LLMError,
+    LLMProfile,
+    LLMStreamBroken,
+    LLMUnavailable,
+)
+from neuralbridge.proxy_pipeline import metrics as m
+from neuralbridge.proxy_pipeline.confidence import Assessment, assess
+from neuralbridge.proxy_pipeline.errors import NoAnswer
+from neuralbridge.proxy_pipeline.llms import LLMPool
+from neuralbridge.proxy_pipeline.replies import Replier
+
+__all__ = ["Generated", "Generator"]
+
+log = structlog.get_logger()
+
+_FAILURES = (LLMError, LLMUnavailable, LLMStreamBroken)
+
+
+@dataclass(frozen=True, slots=True)
+class Generated:
+    """The chosen answer."""
+
+    result: ChatResult
+    assessment: Assessment
+    fallback_reason: str | None = None
+
+
+class Generator:
+    """Run the LLM stage for one prompt (see the module docstring)."""
+
+    def __init__(self, pool: LLMPool, *, threshold: float, ungrounded: float) -> None:
+        self._pool, self._threshold, self._ungrounded = pool, threshold, ungrounded
+
+    async def generate(
+        self,
+        profile: LLMProfile,
+        request: ChatRequest,
+        passages: Sequence[str],
+        replier: Replier | None,
+    ) -> Generated:
+        """Answer ``request``; stream deltas through ``replier`` when given.
+
+        Raises:
+            NoAnswer: no provider produced an answer.
+        """
+        try:
+            with m.stage("generation"):
+                result = await self._ask(self._pool.client(profile), request, replier)
+        except _FAILURES as exc:
+            reason = _reason(exc)
+            log.warning("primary_llm_failed", reason=reason, error_class=exc.error_class,
+                        error=str(exc), provider=profile.provider)  # fmt: skip
+            return await self._fallback_or_fail(request, passages, replier, reason, exc)
+        primary = Generated(result, self._assess(result.text, passages))
+        problem = primary.assessment.problem
+        if problem is None or self._pool.fallback is None:
+            return primary
+        try:
+            backup = await self._fallback(request, passages, replier, problem)
+        except _FAILURES as exc:
+            log.warning("fallback_llm_failed", reason=problem, error_class=exc.error_class,
+                        error=str(exc))  # fmt: skip
+            return primary
+        if backup.assessment.confidence >= primary.assessment.confidence:
+            return backup
+        return primary
+
+    async def _fallback_or_fail(
+        self,
+        request: ChatRequest,
+        passages: Sequence[str],
+        replier: Replier | None,
+        reason: str,
+        primary_error: LLMError | LLMUnavailable | LLMStreamBroken,
+    ) -> Generated:
+        if self._pool.fallback is None:
+            raise NoAnswer(str(primary_error), error_class=primary_error.error_class)
+        try:
+            return await self._fallback(request, passages, replier, reason)
+        except _FAILURES as exc:
+            raise NoAnswer(
+                f"primary failed ({primary_error.error_class}) and API B failed: {exc}",
+                error_class=exc.error_class,
+            ) from None
+
+    async def _fallback(
+        self,
+        request: ChatRequest,
+        passages: Sequence[str],
+        replier: Replier | None,
+        reason: str,
+    ) -> Generated:
+        assert self._pool.fallback is not None
+        m.FALLBACKS.labels(reason).inc()
+        if replier is not None:
+            await replier.reset()
+        with m.stage("fallback"):
+            result = await self._ask(self._pool.client(self._pool.fallback), request, replier)
+        return Generated(result, self._assess(result.text, passages), fallback_reason=reason)
+
+    async def _ask(
+        self, client: LLMClient, request: ChatRequest, replier: Replier | None
+    ) -> ChatResult:
+        if replier is None:
+            return await client.complete(request)
+        async for event in client.stream(request):
+            match event:
+                case Delta(text=text):
+                    await replier.delta(text)
+                case Done(result=result):
+                    await replier.flush()
+                    return result
+        raise LLMStreamBroken(f"{client.provider}: stream ended without its final event")
+
+    def _assess(self, text: str, passages: Sequence[str]) -> Assessment:
+        with m.stage("output_guardrails"):
+            return assess(text, passages, threshold=self._threshold, ungrounded=self._ungrounded)
+
+
+def _reason(exc: LLMError | LLMUnavailable | LLMStreamBroken) -> str:
+    if isinstance(exc, LLMStreamBroken):
+        return "stream_broken"
+    if isinstance(exc, LLMUnavailable) and exc.error_type == "timeout":
+        return "primary_timeout"
+    return "primary_error"

@@ -1,0 +1,236 @@
+"""The request handler: input guardrails → cache → RAG → LLM → output guardrails → API B.
+
+One :class:`ProxyRequest` in, replies out on its ``reply_to`` (see
+:mod:`neuralbridge.messages.proxy`), then — for answers — the session turn and
+a :class:`QueryLogged` event. A request past its deadline is answered with
+``DeadlineExceeded`` and never processed; the whole pipeline runs under the
+deadline too. Refusals (guardrails, deadline, no provider) are replies, not
+job failures, so the runner acks them. Anything else (NATS, PostgreSQL, Qdrant
+down) is retried on the ``PROXY_RETRY_SCHEDULE``; the last attempt tells the
+client before giving up. The query is redacted before any stage after the
+input guardrails sees it, and no log line carries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+
+import structlog
+
+from neuralbridge.core.bus import Bus
+from neuralbridge.core.errors import RetryableError
+from neuralbridge.core.runner import JobContext
+from neuralbridge.core.subjects import query_log_subject
+from neuralbridge.llm import LLMConfigError, LLMProfile
+from neuralbridge.messages.proxy import (
+    GuardrailFinding,
+    ProxyAnswer,
+    ProxyRequest,
+    QueryLogged,
+    SourceRef,
+)
+from neuralbridge.proxy_pipeline import metrics as m
+from neuralbridge.proxy_pipeline.cache import CachedAnswer, ResponseCache, cache_key
+from neuralbridge.proxy_pipeline.errors import DeadlineExceeded, RequestRefused
+from neuralbridge.proxy_pipeline.generation import Generator
+from neuralbridge.proxy_pipeline.guard import screen_query
+from neuralbridge.proxy_pipeline.llms import LLMPool
+from neuralbridge.proxy_pipeline.prompt import build_request
+from neuralbridge.proxy_pipeline.replies import Replier
+from neuralbridge.proxy_pipeline.retrieval import Retriever
+from neuralbridge.proxy_pipeline.sessions import SessionStore, Turn
+from neuralbridge.proxy_pipeline.settings import ProxyPipelineSettings
+
+__all__ = ["PipelineParts", "ProxyHandler"]
+
+log = structlog.get_logger()
+
+_EXCERPT_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PipelineParts:
+    """What the handler is built from (opened by the composition root)."""
+
+    bus: Bus
+    cache: ResponseCache
+    retriever: Retriever
+    sessions: SessionStore
+    llms: LLMPool
+    settings: ProxyPipelineSettings
+    max_deliver: int
+
+
+class ProxyHandler:
+    """Handle :class:`ProxyRequest` messages (see the module docstring)."""
+
+    def __init__(self, parts: PipelineParts) -> None:
+        self._p = parts
+        s = parts.settings
+        self._generator = Generator(
+            self._p.llms, threshold=s.confidence_threshold, ungrounded=s.ungrounded_confidence
+        )
+
+    async def __call__(self, request: ProxyRequest, ctx: JobContext) -> None:
+        started = time.monotonic()
+        structlog.contextvars.bind_contextvars(request_id=request.request_id)
+        replier = Replier(self._p.bus.nc, request, attempt=ctx.deliveries)
+        try:
+            if ctx.deliveries > 1 and request.stream:
+                await replier.reset(always=True)
+            answer, question = await self._answer_in_time(request, replier, started)
+            await self._after_answer(request, question, answer)
+        except RequestRefused as exc:
+            await self._refuse(replier, exc)
+        except Exception as exc:
+            raise await self._retry_or_give_up(replier, ctx, exc) from exc
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    async def _answer_in_time(
+        self, request: ProxyRequest, replier: Replier, started: float
+    ) -> tuple[ProxyAnswer, str]:
+        """:meth:`_answer` under the request's deadline."""
+        remaining = request.deadline - time.time()
+        if remaining <= 0:
+            raise DeadlineExceeded("the request's deadline passed before it was processed")
+        try:
+            async with asyncio.timeout(remaining):
+                return await self._answer(request, replier, started)
+        except TimeoutError:
+            raise DeadlineExceeded("the request's deadline passed while answering") from None
+
+    async def _answer(
+        self, request: ProxyRequest, replier: Replier, started: float
+    ) -> tuple[ProxyAnswer, str]:
+        """Reply with the answer; return it and the redacted question."""
+        s = self._p.settings
+        with m.stage("input_guardrails"):
+            screened = screen_query(
+                request.query, max_chars=s.max_input_chars,
+                injection_threshold=s.injection_threshold,
+            )  # fmt: skip
+        try:
+            profile = self._p.llms.profile_for(request)
+        except LLMConfigError as exc:
+            raise RequestRefused(str(exc), error_class=exc.error_class) from None
+        key = cache_key(screened.text, profile, request.temperature, s.cache_namespace)
+        with m.stage("cache"):
+            hit = await self._p.cache.get(key)
+        if hit is None:
+            hit = await self._generate(request, screened.text, profile, replier)
+            if hit.confidence >= s.confidence_threshold:
+                await self._p.cache.put(key, hit)
+            cached = False
+        else:
+            if request.stream:
+                await replier.delta(hit.answer)
+                await replier.flush()
+            cached = True
+        answer = _answer(request, hit, cached, screened.findings, started)
+        await replier.answer(answer)
+        return answer, screened.text
+
+    async def _generate(
+        self, request: ProxyRequest, question: str, profile: LLMProfile, replier: Replier
+    ) -> CachedAnswer:
+        with m.stage("retrieval"):
+            sources = await self._p.retriever.search(question)
+        with m.stage("session"):
+            history = await self._p.sessions.history(request.session_id)
+        chat = build_request(question, sources, history, temperature=request.temperature)
+        generated = await self._generator.generate(
+            profile, chat, [src.text for src in sources], replier if request.stream else None
+        )
+        return CachedAnswer(
+            answer=generated.assessment.text,
+            sources=[_excerpt(src) for src in sources],
+            provider=generated.result.provider,
+            model=generated.result.model,
+            confidence=generated.assessment.confidence,
+            fallback_used=generated.fallback_reason is not None,
+            fallback_reason=generated.fallback_reason,
+            output_findings=generated.assessment.findings,
+        )
+
+    async def _after_answer(
+        self, request: ProxyRequest, question: str, answer: ProxyAnswer
+    ) -> None:
+        """Metrics, the session turn and the query-log event (the answer is already sent).
+
+        The turn and the event are idempotent per request id, so a redelivery
+        after a crash here repeats them harmlessly.
+        """
+        m.REQUESTS.labels("cached" if answer.cached else "answered").inc()
+        m.REQUEST_DURATION.labels(answer.provider).observe(answer.latency_ms / 1000)
+        m.CONFIDENCE.observe(answer.confidence)
+        with m.stage("session"):
+            turn = Turn(request_id=request.request_id, question=question, answer=answer.answer)
+            await self._p.sessions.append(request.session_id, turn)
+        with m.stage("query_log"):
+            event = QueryLogged(
+                request_id=request.request_id, session_id=request.session_id, query=question,
+                answer=answer.answer, provider=answer.provider, model=answer.model,
+                confidence=answer.confidence, fallback_used=answer.fallback_used,
+                fallback_reason=answer.fallback_reason, cached=answer.cached,
+                latency_ms=answer.latency_ms, sources=answer.sources, logged_at=time.time(),
+            )  # fmt: skip
+            subject = query_log_subject(request.request_id)
+            await self._p.bus.publish(subject, event, msg_id=f"query-log:{request.request_id}")
+        log.info("proxy_answered", provider=answer.provider, model=answer.model,
+                 cached=answer.cached, confidence=answer.confidence,
+                 fallback_reason=answer.fallback_reason, latency_ms=answer.latency_ms)  # fmt: skip
+
+    async def _refuse(self, replier: Replier, exc: RequestRefused) -> None:
+        outcome = {"GuardrailBlocked": "blocked", "DeadlineExceeded": "expired"}
+        m.REQUESTS.labels(outcome.get(exc.error_class, "failed")).inc()
+        log.info("proxy_refused", error_class=exc.error_class, error=str(exc))
+        await replier.fail(str(exc), exc.error_class)
+
+    async def _retry_or_give_up(
+        self, replier: Replier, ctx: JobContext, exc: Exception
+    ) -> RetryableError:
+        """The retry on the schedule to raise; tell the client when this was the last attempt."""
+        schedule = self._p.settings.proxy_retry_schedule or (1.0,)
+        log.warning("proxy_attempt_failed", deliveries=ctx.deliveries,
+                    error_class=type(exc).__name__, error=str(exc))  # fmt: skip
+        if ctx.deliveries >= self._p.max_deliver:
+            m.REQUESTS.labels("failed").inc()
+            with contextlib.suppress(Exception):
+                await replier.fail(f"internal error: {type(exc).__name__}", "InternalError")
+        delay = schedule[min(ctx.deliveries, len(schedule)) - 1]
+        return RetryableError(f"{type(exc).__name__}: {exc}", delay=delay)
+
+
+def _excerpt(source: SourceRef) -> SourceRef:
+    if len(source.text) <= _EXCERPT_CHARS:
+        return source
+    text = source.text[:_EXCERPT_CHARS].rsplit(" ", 1)[0] + "…"
+    return SourceRef(
+        document=source.document, chunk_index=source.chunk_index, score=source.score, text=text
+    )
+
+
+def _answer(
+    request: ProxyRequest,
+    hit: CachedAnswer,
+    cached: bool,
+    input_findings: list[GuardrailFinding],
+    started: float,
+) -> ProxyAnswer:
+    return ProxyAnswer(
+        request_id=request.request_id,
+        answer=hit.answer,
+        sources=hit.sources,
+        provider=hit.provider,
+        model=hit.model,
+        cached=cached,
+        confidence=hit.confidence,
+        fallback_used=hit.fallback_used,
+        fallback_reason=hit.fallback_reason,
+        guardrails=[*input_findings, *hit.output_findings],
+        latency_ms=round((time.monotonic() - started) * 1000, 2),
+    )

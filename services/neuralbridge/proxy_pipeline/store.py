@@ -1,0 +1,45 @@
+"""The pipeline's PostgreSQL table: the persistent layer of the response cache.
+
+All SQL of the service lives here. Values are the JSON of a cached answer
+(already redacted); expiry is checked by the query, so an expired row is a miss
+even before the cleanup job deletes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["delete_expired", "get_entry", "put_entry"]
+
+
+async def get_entry(conn: Any, key: str) -> tuple[bytes, float] | None:
+    """The JSON and remaining lifetime (seconds) of a live entry, or ``None``."""
+    row = await conn.fetchrow(
+        "UPDATE response_cache SET hits = hits + 1"
+        " WHERE cache_key = $1 AND expires_at > now()"
+        " RETURNING answer::text AS answer,"
+        " extract(epoch FROM expires_at - now())::float8 AS remaining",
+        key,
+    )
+    if row is None:
+        return None
+    return row["answer"].encode(), float(row["remaining"])
+
+
+async def put_entry(conn: Any, key: str, answer: bytes, ttl: float) -> None:
+    """Store (or replace) an entry living ``ttl`` seconds."""
+    await conn.execute(
+        "INSERT INTO response_cache (cache_key, answer, expires_at)"
+        " VALUES ($1, $2::jsonb, now() + make_interval(secs => $3))"
+        " ON CONFLICT (cache_key) DO UPDATE SET answer = EXCLUDED.answer,"
+        " created_at = now(), expires_at = EXCLUDED.expires_at, hits = 0",
+        key,
+        answer.decode(),
+        ttl,
+    )
+
+
+async def delete_expired(conn: Any) -> int:
+    """Delete expired entries; return how many."""
+    status: str = await conn.execute("DELETE FROM response_cache WHERE expires_at <= now()")
+    return int(status.rsplit(" ", 1)[-1])

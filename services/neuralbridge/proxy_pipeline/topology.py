@@ -1,0 +1,65 @@
+"""The pipeline's bus contract: PROXY_REQUESTS, QUERY_LOGS and the sessions bucket.
+
+Requests are interactive: a short ``ack_wait`` (``PROXY_ACK_WAIT``, 15 s) on
+every delivery, so a request held by a dead replica comes back within it, and a
+small retry schedule (``PROXY_RETRY_SCHEDULE``, 1 s then 2 s) that the handler
+applies to failed attempts by raising ``RetryableError(delay=...)`` (the
+consumer's ``backoff`` only governs ack timeouts). The runner heartbeats live
+requests, so only a dead replica's request is redelivered; whichever replica
+gets it answers the same ``reply_to``. Its DLQ follows the house convention
+(``DLQ_PROXY_REQUESTS``).
+"""
+
+from __future__ import annotations
+
+from nats.js import JetStreamContext
+
+from neuralbridge.core.subjects import (
+    PROXY_REQUESTS_CONSUMER,
+    PROXY_REQUESTS_STREAM,
+    PROXY_REQUESTS_SUBJECTS,
+    PROXY_SESSIONS_KV,
+    QUERY_LOGS_STREAM,
+    QUERY_LOGS_SUBJECTS,
+)
+from neuralbridge.core.topology import (
+    DAY,
+    KVSpec,
+    StreamSpec,
+    WorkSpec,
+    declare_kv,
+    declare_stream,
+    declare_work,
+    work_spec,
+)
+
+__all__ = ["declare_all", "requests_work"]
+
+
+def requests_work(
+    *, ack_wait: float = 15.0, schedule: tuple[float, ...] = (1.0, 2.0), max_ack_pending: int = 256
+) -> WorkSpec:
+    """Stream, consumer and DLQ of proxy requests; ``len(schedule) + 1`` deliveries.
+
+    Requests older than an hour are dropped by the stream itself (``max_age``):
+    every deadline has passed by then.
+    """
+    return work_spec(
+        PROXY_REQUESTS_STREAM,
+        PROXY_REQUESTS_SUBJECTS,
+        PROXY_REQUESTS_CONSUMER,
+        ack_wait=ack_wait,
+        backoff=(ack_wait,) * len(schedule),
+        max_deliver=len(schedule) + 1,
+        max_ack_pending=max_ack_pending,
+        max_age=3600.0,
+    )
+
+
+async def declare_all(js: JetStreamContext, work: WorkSpec, *, session_ttl: float) -> None:
+    """Declare the requests stream (and DLQ), the query-log stream and the sessions bucket."""
+    await declare_work(js, work)
+    await declare_stream(
+        js, StreamSpec(name=QUERY_LOGS_STREAM, subjects=QUERY_LOGS_SUBJECTS, max_age=90 * DAY)
+    )
+    await declare_kv(js, KVSpec(bucket=PROXY_SESSIONS_KV, history=1, ttl=session_ttl))
