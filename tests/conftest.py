@@ -53,6 +53,15 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedd
 
 
 @pytest.fixture
+def private_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    """A nats-server of this test's own (fixed stream names, or a server it restarts)."""
+    server = EmbeddedNats(tmp_path / "private-nats")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def uid() -> str:
     """A short unique id for this test's names."""
     return uuid.uuid4().hex[:10]

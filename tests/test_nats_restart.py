@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -24,17 +23,8 @@ JOBS = 300
 
 
 @pytest.fixture
-def own_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
-    """A nats-server this test may stop and restart (same port, same store)."""
-    server = EmbeddedNats(tmp_path / "nats")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def own_bus(own_nats: EmbeddedNats) -> AsyncIterator[Bus]:
-    bus = await Bus.connect(own_nats.url, name="restart-test")
+async def own_bus(private_nats: EmbeddedNats) -> AsyncIterator[Bus]:
+    bus = await Bus.connect(private_nats.url, name="restart-test")
     yield bus
     await bus.close()
 
@@ -51,7 +41,7 @@ async def _publish_until_acked(bus: Bus, subject: str, job: Work) -> None:
 
 
 async def test_nats_restart_mid_stream_every_job_processed_exactly_once(
-    own_nats: EmbeddedNats, own_bus: Bus, pool: asyncpg.Pool, schema: str, uid: str
+    private_nats: EmbeddedNats, own_bus: Bus, pool: asyncpg.Pool, schema: str, uid: str
 ) -> None:
     """Stop and restart nats-server while jobs flow: the runner resumes, effects are once."""
     await migrate(pool, schema, [])
@@ -76,10 +66,10 @@ async def test_nats_restart_mid_stream_every_job_processed_exactly_once(
     async with running(own_bus, spec, handle, concurrency=8):
         publisher = asyncio.create_task(publish_all())
         await eventually(lambda: len(calls) >= 50)
-        await asyncio.to_thread(own_nats.stop)
+        await asyncio.to_thread(private_nats.stop)
         handled_before_restart = len(set(calls))
         await asyncio.sleep(1.0)
-        await asyncio.to_thread(own_nats.start)
+        await asyncio.to_thread(private_nats.start)
         await asyncio.wait_for(publisher, 60)
         await eventually(lambda: _count_is(effects, JOBS), timeout=60)
     assert handled_before_restart < JOBS // 2  # the restart really was mid-stream

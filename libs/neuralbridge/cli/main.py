@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from nats.js.errors import NotFoundError
 
-from neuralbridge.cli import admin, datasets
+from neuralbridge.cli import admin, datasets, jobs
 from neuralbridge.cli.registry import SERVICE_NAMES
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.errors import NeuralBridgeError
@@ -53,7 +53,23 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (d_list, d_show, d_replay, d_purge):
         p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_dataset_commands(sub)
+    _add_job_commands(sub)
     return parser
+
+
+def _add_job_commands(sub: Any) -> None:
+    sched = sub.add_parser("scheduler", help="the schedules of seeds 000/001")
+    ssub = sched.add_subparsers(dest="scheduler_command", required=True)
+    ssub.add_parser("setup", help="declare queues and state; list what runs when")
+    status = ssub.add_parser("status", help="next and last run, last outcome, per job")
+    status.add_argument("--json", action="store_true")
+    run = ssub.add_parser("run", help="enqueue one run of a job now")
+    run.add_argument("job", help="e.g. prompt_optimization, rag_training, ab_test_analysis")
+    jobs = sub.add_parser("jobs", help="background jobs")
+    jsub = jobs.add_subparsers(dest="jobs_command", required=True)
+    jrun = jsub.add_parser("run", help="run a job now (seed 001: optimize_prompts, train_rag, "
+                           "analyze_tests, cleanup, report, or any schedule name)")  # fmt: skip
+    jrun.add_argument("job")
 
 
 def _add_dataset_commands(sub: Any) -> None:
@@ -111,9 +127,19 @@ def _dispatch(args: argparse.Namespace) -> int:
     configure_logging(level="warning", fmt="console")
     if args.command == "streams":
         return asyncio.run(admin.with_bus(lambda bus: admin.streams(bus, as_json=args.json)))
+    if args.command in ("scheduler", "jobs"):
+        return asyncio.run(admin.with_bus(lambda bus: _jobs(bus, args)))
     if args.command in ("ingest", "transforms", "datasets"):
         return asyncio.run(admin.with_bus(lambda bus: _datasets(bus, args)))
     return asyncio.run(admin.with_bus(lambda bus: _dlq(bus, args)))
+
+
+async def _jobs(bus: Bus, args: argparse.Namespace) -> int:
+    if args.command == "jobs" or args.scheduler_command == "run":
+        return await jobs.scheduler_run(bus, args.job)
+    if args.scheduler_command == "setup":
+        return await jobs.scheduler_setup(bus)
+    return await jobs.scheduler_status(bus, as_json=args.json)
 
 
 async def _datasets(bus: Bus, args: argparse.Namespace) -> int:

@@ -16,12 +16,14 @@ __all__ = [
     "DATASET_TRANSFORMS_DLQ_CONSUMER",
     "DATASET_TRANSFORMS_STREAM",
     "DATASET_TRANSFORMS_SUBJECTS",
+    "JOB_RESULTS_KV",
     "PROXY_REQUESTS_CONSUMER",
     "PROXY_REQUESTS_STREAM",
     "PROXY_REQUESTS_SUBJECTS",
     "PROXY_SESSIONS_KV",
     "QUERY_LOGS_STREAM",
     "QUERY_LOGS_SUBJECTS",
+    "SCHEDULER_KV",
     "TRANSFORMS_KV",
     "UPLOADS_KV",
     "UPLOADS_OBJECT_STORE",
@@ -96,3 +98,8 @@ def ingest_event_subject(upload_id: str) -> str:
 def _token(name: str) -> str:
     """A subject token from a free-form name (NATS tokens cannot hold . * > or spaces)."""
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "_"
+
+#: The scheduler's last enqueued tick per schedule (compare-and-set between replicas).
+SCHEDULER_KV = "scheduler_state"
+#: Outcomes of background jobs by job name (written by the trainer).
+JOB_RESULTS_KV = "job_results"
