@@ -16,6 +16,9 @@ __all__ = [
     "DATASET_TRANSFORMS_DLQ_CONSUMER",
     "DATASET_TRANSFORMS_STREAM",
     "DATASET_TRANSFORMS_SUBJECTS",
+    "FEEDBACK_KV",
+    "FEEDBACK_STREAM",
+    "FEEDBACK_SUBJECTS",
     "JOB_RESULTS_KV",
     "PROXY_REQUESTS_CONSUMER",
     "PROXY_REQUESTS_STREAM",
@@ -24,9 +27,15 @@ __all__ = [
     "QUERY_LOGS_STREAM",
     "QUERY_LOGS_SUBJECTS",
     "SCHEDULER_KV",
+    "TRAINER_CANCELS_KV",
+    "TRAINER_FEEDBACK_CONSUMER",
+    "TRAINER_QUERY_LOGS_CONSUMER",
+    "TRAINER_QUERY_SUBJECT",
+    "TRAINER_RUNS_KV",
     "TRANSFORMS_KV",
     "UPLOADS_KV",
     "UPLOADS_OBJECT_STORE",
+    "feedback_subject",
     "ingest_event_subject",
     "ingest_subject",
     "proxy_request_subject",
@@ -99,7 +108,28 @@ def _token(name: str) -> str:
     """A subject token from a free-form name (NATS tokens cannot hold . * > or spaces)."""
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "_"
 
+
 #: The scheduler's last enqueued tick per schedule (compare-and-set between replicas).
 SCHEDULER_KV = "scheduler_state"
 #: Outcomes of background jobs by job name (written by the trainer).
 JOB_RESULTS_KV = "job_results"
+
+#: User feedback on answers (the gateway publishes :class:`FeedbackGiven`; Limits retention).
+FEEDBACK_STREAM = "FEEDBACK"
+FEEDBACK_SUBJECTS = ("feedback.>",)
+#: The latest feedback per request id (the gateway writes it; one key per request).
+FEEDBACK_KV = "proxy_feedback"
+#: The trainer's durable consumers on the event streams it ingests.
+TRAINER_QUERY_LOGS_CONSUMER = "trainer-query-logs"
+TRAINER_FEEDBACK_CONSUMER = "trainer-feedback"
+#: Live state of trainer job runs, one key per run id.
+TRAINER_RUNS_KV = "trainer_runs"
+#: Cancellation requests for running jobs, one key per run id (``nb jobs cancel``).
+TRAINER_CANCELS_KV = "trainer_cancels"
+#: Request/reply reads the trainer answers: ``trainer.query.stats``.
+TRAINER_QUERY_SUBJECT = "trainer.query"
+
+
+def feedback_subject(request_id: str) -> str:
+    """``feedback.<request id>``: where feedback on one answer is published."""
+    return f"feedback.{_token(request_id)}"

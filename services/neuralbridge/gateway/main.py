@@ -1,4 +1,4 @@
-"""Composition of the gateway: the Litestar app and the ASGI server around it."""
+"""Composition of the gateway: settings, topology, the proxy client, access control, uvicorn."""
 
 from __future__ import annotations
 
@@ -7,40 +7,18 @@ import contextlib
 from collections.abc import Iterator
 
 import uvicorn
-from litestar import Litestar, Response, get
-from litestar.openapi import OpenAPIConfig
 
-from neuralbridge.core.observability.http import HealthServer
 from neuralbridge.core.service import Deps, ServiceSpec
-from neuralbridge.core.settings import CommonSettings, Port
+from neuralbridge.core.subjects import FEEDBACK_KV
+from neuralbridge.gateway.access import Access
+from neuralbridge.gateway.app import GatewayParts, create_app
+from neuralbridge.gateway.feedback import FeedbackDesk
+from neuralbridge.gateway.proxy_client import ProxyClient
+from neuralbridge.gateway.ratelimit import RateLimiter
+from neuralbridge.gateway.settings import GatewaySettings, load_key_hashes
+from neuralbridge.gateway.topology import declare_all
 
-__all__ = ["SERVICE", "GatewaySettings", "create_app", "main"]
-
-
-class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
-    """Gateway settings: ``GATEWAY_PORT`` (4000, so the seed's curl examples work)."""
-
-    gateway_port: Port = 4000
-
-
-def create_app(health: HealthServer) -> Litestar:
-    """Build the gateway's ASGI app."""
-
-    @get("/healthz", include_in_schema=False, sync_to_thread=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @get("/readyz", include_in_schema=False)
-    async def readyz() -> Response[dict[str, object]]:
-        checks = await health.readiness()
-        ready = all(v == "ok" for v in checks.values())
-        body: dict[str, object] = {"status": "ready" if ready else "not_ready", "checks": checks}
-        return Response(body, status_code=200 if ready else 503)
-
-    return Litestar(
-        route_handlers=[healthz, readyz],
-        openapi_config=OpenAPIConfig(title="NeuralBridge gateway", version="0.1.0"),
-    )
+__all__ = ["SERVICE", "build_parts", "main"]
 
 
 class _Server(uvicorn.Server):
@@ -51,10 +29,23 @@ class _Server(uvicorn.Server):
         yield
 
 
+async def build_parts(deps: Deps[GatewaySettings]) -> GatewayParts:
+    """Declare the gateway's topology; the app's parts (``ConfigError`` on bad keys)."""
+    s = deps.settings
+    await declare_all(deps.bus.js)
+    feedback = FeedbackDesk(deps.bus, await deps.bus.js.key_value(FEEDBACK_KV))
+    access = Access(load_key_hashes(s), RateLimiter(s.gateway_rate_limit_per_minute))
+    return GatewayParts(
+        bus=deps.bus, health=deps.health,
+        proxy=ProxyClient(deps.bus, timeout=s.gateway_request_timeout),
+        access=access, feedback=feedback, max_body_bytes=s.gateway_max_body_bytes,
+    )  # fmt: skip
+
+
 async def main(deps: Deps[GatewaySettings], stop: asyncio.Event) -> None:
     """Serve HTTP on ``GATEWAY_PORT`` until ``stop`` is set."""
     config = uvicorn.Config(
-        create_app(deps.health),
+        create_app(await build_parts(deps)),
         host=deps.settings.bind_host,
         port=deps.settings.gateway_port,
         log_level="warning",

@@ -1,10 +1,16 @@
-"""The trainer: fine-tuning, distillation, RAG training, prompt optimization, A/B
-analysis, reports and cleanup jobs.
+"""The trainer: runs the background jobs of every queue, and ingests what they learn from.
 
-Its business logic arrives with its own issue; today the service connects to
-NATS and PostgreSQL, applies its migrations and reports healthy.
+It owns PostgreSQL schema ``trainer`` (job runs, query logs, feedback), KV
+``trainer_runs`` (live run state), ``job_results`` (last outcome per job) and
+``trainer_cancels`` (cancellation requests). One :class:`JobRunner` per queue
+of ``QUEUES`` dispatches :class:`JobRequest` to the registered jobs
+(:mod:`.registry`); seed 000's per-error-class recovery is :mod:`.recovery`;
+the daily training-data analysis is :mod:`.analysis`. Fine-tune, distillation
+and the other learning jobs are registered placeholders that end ``cancelled``
+until their issues land (:mod:`.placeholders`).
 """
 
-from neuralbridge.trainer.main import SERVICE
+from neuralbridge.trainer.main import SERVICE, make_main
+from neuralbridge.trainer.settings import TrainerSettings
 
-__all__ = ["SERVICE"]
+__all__ = ["SERVICE", "TrainerSettings", "make_main"]

@@ -1,0 +1,67 @@
+"""``create_app()``: the gateway's Litestar application, from its opened parts.
+
+Dependencies reach handlers through ``Provide`` (``proxy``, ``access``,
+``feedback``, ``bus``, ``health_server``); the guard reads ``app.state.access``.
+The OpenAPI document is served at ``/schema`` (``/schema/openapi.json``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from neuralbridge.core.bus import Bus
+from neuralbridge.core.observability.http import HealthServer
+from neuralbridge.gateway.access import Access
+from neuralbridge.gateway.feedback import FeedbackDesk
+from neuralbridge.gateway.proxy_client import ProxyClient
+from neuralbridge.gateway.request_log import log_requests
+from neuralbridge.gateway.responses import EXCEPTION_HANDLERS
+from neuralbridge.gateway.routes import (
+    feedback_router,
+    healthz,
+    openai_router,
+    proxy_router,
+    readyz,
+)
+
+__all__ = ["GatewayParts", "create_app"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GatewayParts:
+    """What the app is built from (opened by the composition root)."""
+
+    bus: Bus
+    health: HealthServer
+    proxy: ProxyClient
+    access: Access
+    feedback: FeedbackDesk
+    max_body_bytes: int
+
+
+def create_app(parts: GatewayParts) -> Litestar:
+    """Build the gateway's ASGI app."""
+
+    def provide(value: object) -> Provide:
+        return Provide(lambda: value, use_cache=True, sync_to_thread=False)
+
+    return Litestar(
+        route_handlers=[healthz, readyz, proxy_router, openai_router, feedback_router],
+        dependencies={
+            "proxy": provide(parts.proxy),
+            "access": provide(parts.access),
+            "feedback": provide(parts.feedback),
+            "bus": provide(parts.bus),
+            "health_server": provide(parts.health),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[log_requests],
+        state=State({"access": parts.access}),
+        request_max_body_size=parts.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="NeuralBridge gateway", version="0.1.0"),
+    )

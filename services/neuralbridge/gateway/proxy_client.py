@@ -1,0 +1,185 @@
+"""Hand a question to the proxy pipeline over JetStream and read its replies.
+
+:meth:`ProxyClient.open` subscribes a per-request inbox *before* publishing the
+:class:`ProxyRequest` to ``PROXY_REQUESTS`` (``Nats-Msg-Id`` = request id, so a
+repeated publish is one request), then :class:`ReplyStream` yields the replies
+of that request: :class:`ProxyDelta` items and, last, the :class:`ProxyAnswer`.
+A :class:`ProxyFailure` is raised as the matching
+:class:`~neuralbridge.gateway.errors.GatewayError`; no final reply by the
+deadline (plus a short grace for the pipeline's own ``DeadlineExceeded``) is
+:class:`~neuralbridge.gateway.errors.UpstreamTimeoutError`.
+
+Replies are deduplicated by ``seq``; once a reply of delivery attempt *n*
+(``seq // SEQ_STRIDE``) is seen, late replies of earlier attempts are dropped,
+so two replicas never interleave.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Literal
+
+import msgspec
+import nats.errors
+import structlog
+from nats.aio.subscription import Subscription
+
+from neuralbridge.core.bus import Bus
+from neuralbridge.core.errors import PayloadError
+from neuralbridge.core.schemas import decode
+from neuralbridge.core.subjects import proxy_request_subject
+from neuralbridge.gateway.errors import (
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+    error_for_failure,
+)
+from neuralbridge.messages.proxy import (
+    SEQ_STRIDE,
+    ProxyAnswer,
+    ProxyDelta,
+    ProxyFailure,
+    ProxyReply,
+    ProxyRequest,
+)
+
+__all__ = ["Ask", "ProxyClient", "ReplyStream"]
+
+log = structlog.get_logger()
+
+#: Seconds past the deadline to wait for the pipeline's own DeadlineExceeded reply.
+_GRACE = 1.0
+
+
+class Ask(msgspec.Struct, frozen=True, kw_only=True):
+    """One question, as the HTTP layer validated it."""
+
+    query: str
+    session_id: str
+    provider: Literal["openai", "ollama", "extractive"] | None = None
+    model: str | None = None
+    temperature: float | None = None
+    stream: bool = False
+
+
+class ReplyStream:
+    """The deduplicated replies of one request (see the module docstring).
+
+    Iterate it for deltas and the final answer (iteration stops after it);
+    :meth:`close` it when abandoning it earlier.
+    """
+
+    def __init__(self, sub: Subscription, request: ProxyRequest) -> None:
+        self._sub = sub
+        self.request = request
+        self._seen: set[int] = set()
+        self._attempt = 0
+        self._answered = False
+        self._closed = False
+
+    def __aiter__(self) -> ReplyStream:
+        return self
+
+    async def __anext__(self) -> ProxyDelta | ProxyAnswer:
+        """The next delta or the final answer.
+
+        Raises:
+            GatewayError: the pipeline failed the request (mapped by ``error_class``)
+                or the deadline passed.
+        """
+        if self._answered:
+            raise StopAsyncIteration
+        try:
+            reply = await self._next()
+        except BaseException:
+            await self.close()
+            raise
+        if isinstance(reply, ProxyFailure):
+            await self.close()
+            raise error_for_failure(reply)
+        if isinstance(reply, ProxyAnswer):
+            self._answered = True
+            await self.close()
+        return reply
+
+    async def answer(self) -> ProxyAnswer:
+        """Skip deltas; return the final answer."""
+        async for reply in self:
+            if isinstance(reply, ProxyAnswer):
+                return reply
+        raise UpstreamTimeoutError("the request was already answered")
+
+    async def close(self) -> None:
+        """Stop listening on the inbox (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            await self._sub.unsubscribe()
+
+    async def _next(self) -> ProxyReply:
+        """The next reply that is neither a duplicate nor from an older attempt."""
+        while True:
+            remaining = self.request.deadline + _GRACE - time.time()
+            if remaining <= 0:
+                raise UpstreamTimeoutError(_timeout_message(self.request), code="DeadlineExceeded")
+            try:
+                msg = await self._sub.next_msg(timeout=remaining)
+            except nats.errors.TimeoutError:
+                continue
+            try:
+                reply: ProxyReply = decode(msg.data, ProxyReply)  # type: ignore[arg-type]
+            except PayloadError as exc:
+                log.warning("proxy_reply_undecodable", error=str(exc))
+                continue
+            attempt = reply.seq // SEQ_STRIDE
+            if reply.seq in self._seen or attempt < self._attempt:
+                continue
+            self._seen.add(reply.seq)
+            self._attempt = attempt
+            return reply
+
+
+class ProxyClient:
+    """Publish requests for the pipeline.
+
+    Args:
+        bus: The gateway's NATS connection.
+        timeout: Seconds from publish to the request's deadline.
+    """
+
+    def __init__(self, bus: Bus, *, timeout: float) -> None:
+        self._bus = bus
+        self._timeout = timeout
+
+    async def open(self, ask: Ask) -> ReplyStream:
+        """Subscribe an inbox, publish the request, return its reply stream.
+
+        Raises:
+            UpstreamUnavailableError: the request could not be stored in ``PROXY_REQUESTS``.
+        """
+        inbox = self._bus.nc.new_inbox()
+        request = ProxyRequest(
+            request_id=str(uuid.uuid4()), session_id=ask.session_id, query=ask.query,
+            provider=ask.provider, model=ask.model, temperature=ask.temperature,
+            stream=ask.stream, reply_to=inbox, deadline=time.time() + self._timeout,
+        )  # fmt: skip
+        sub = await self._bus.nc.subscribe(inbox)
+        try:
+            await self._bus.publish(
+                proxy_request_subject(ask.session_id), request, msg_id=request.request_id
+            )
+        except (nats.errors.Error, TimeoutError, OSError) as exc:
+            await sub.unsubscribe()
+            raise UpstreamUnavailableError(
+                f"the request could not be queued for the pipeline ({type(exc).__name__})"
+            ) from None
+        structlog.contextvars.bind_contextvars(request_id=request.request_id)
+        return ReplyStream(sub, request)
+
+    async def answer(self, ask: Ask) -> ProxyAnswer:
+        """Publish ``ask`` and wait for its final answer (deltas are ignored)."""
+        stream = await self.open(ask)
+        return await stream.answer()
+
+
+def _timeout_message(request: ProxyRequest) -> str:
+    return f"no answer before the request's deadline (request_id {request.request_id})"

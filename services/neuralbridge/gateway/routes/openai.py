@@ -1,0 +1,56 @@
+"""OpenAI-compatible API: ``POST /v1/chat/completions`` (plain and SSE), ``GET /v1/models``.
+
+The wire mapping is documented in :mod:`neuralbridge.gateway.openai_wire`, the
+stream's reset and error handling in :mod:`neuralbridge.gateway.sse`. A
+streamed request's first reply is awaited before the response starts, so a
+refusal (guardrails, deadline, bad provider) is still a plain HTTP error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Response, Router, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from litestar.response import Stream
+
+from neuralbridge.gateway.access import Access, require_caller
+from neuralbridge.gateway.openai_wire import MODELS, ChatRequest, Model, ModelList, completion
+from neuralbridge.gateway.proxy_client import ProxyClient
+from neuralbridge.gateway.sse import chat_events
+
+__all__ = ["openai_router"]
+
+
+@post("/chat/completions", status_code=200, summary="OpenAI chat completion (plain or SSE)")
+async def chat_completions(
+    data: JSONBody[ChatRequest],
+    proxy: NamedDependency[ProxyClient],
+    access: NamedDependency[Access],
+) -> Response[Any]:
+    """The last user message, answered by the pipeline, in OpenAI's format."""
+    ask = data.to_ask()
+    access.admit_session(ask.session_id)
+    if not data.stream:
+        return Response(completion(await proxy.answer(ask), ask.query))
+    stream = await proxy.open(ask)
+    first = await anext(stream)
+    include_usage = bool(data.stream_options and data.stream_options.include_usage)
+    events = chat_events(stream, first, model=data.model, include_usage=include_usage)
+    return Stream(
+        events, media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )  # fmt: skip
+
+
+@get("/models", summary="Models this gateway answers for", sync_to_thread=False)
+def models() -> ModelList:
+    """``neuralbridge`` (the default) and each provider name."""
+    return ModelList(data=[Model(id=name) for name in MODELS])
+
+
+openai_router = Router(
+    path="/v1", route_handlers=[chat_completions, models], guards=[require_caller],
+    tags=["openai"],
+)  # fmt: skip

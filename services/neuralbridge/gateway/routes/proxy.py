@@ -1,0 +1,51 @@
+"""Seed 003's REST API: ``POST /api/proxy/query``, ``GET /api/proxy/health``, ``/stats``."""
+
+from __future__ import annotations
+
+import time
+
+from litestar import Response, Router, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from neuralbridge.core.bus import Bus
+from neuralbridge.core.observability.http import HealthServer
+from neuralbridge.gateway.access import Access, require_caller
+from neuralbridge.gateway.health import HealthReport, check_health
+from neuralbridge.gateway.proxy_client import ProxyClient
+from neuralbridge.gateway.queries import QueryAnswer, QueryInput
+from neuralbridge.gateway.stats import ProxyStats, read_stats
+
+__all__ = ["proxy_router"]
+
+
+@post("/query", status_code=200, summary="Ask the proxy a question")
+async def query(
+    data: JSONBody[QueryInput], proxy: NamedDependency[ProxyClient], access: NamedDependency[Access]
+) -> QueryAnswer:
+    """Answer ``query`` through cache → RAG → LLM → guardrails → API B."""
+    access.admit_session(data.session_id)
+    started = time.monotonic()
+    answer = await proxy.answer(data.to_ask())
+    return QueryAnswer.from_answer(answer, latency_ms=round((time.monotonic() - started) * 1000, 2))
+
+
+@get("/health", summary="Health of each component")
+async def health(
+    health_server: NamedDependency[HealthServer], bus: NamedDependency[Bus]
+) -> Response[HealthReport]:
+    """NATS, PostgreSQL, Qdrant, the pipeline; 503 when one is down."""
+    report = await check_health(health_server, bus)
+    return Response(report, status_code=200 if report.status == "ok" else 503)
+
+
+@get("/stats", summary="Pipeline statistics", sync_to_thread=False)
+def stats() -> ProxyStats:
+    """Cache hits, latency per provider, confidence, fallback rate, guardrail blocks."""
+    return read_stats()
+
+
+proxy_router = Router(
+    path="/api/proxy", route_handlers=[query, health, stats], guards=[require_caller],
+    tags=["proxy"],
+)  # fmt: skip

@@ -1,0 +1,82 @@
+"""The trainer's bus contract: every queue's work stream, the event streams it
+ingests (QUERY_LOGS, FEEDBACK) with its durable consumers, and its KV buckets.
+
+QUERY_LOGS belongs to the proxy pipeline: the trainer creates it (with the
+pipeline's settings) only when it does not exist yet, and never updates it.
+"""
+
+from __future__ import annotations
+
+from nats.js import JetStreamContext, api
+from nats.js.errors import NotFoundError
+
+from neuralbridge.core.subjects import (
+    FEEDBACK_STREAM,
+    FEEDBACK_SUBJECTS,
+    JOB_RESULTS_KV,
+    QUERY_LOGS_STREAM,
+    QUERY_LOGS_SUBJECTS,
+    TRAINER_CANCELS_KV,
+    TRAINER_FEEDBACK_CONSUMER,
+    TRAINER_QUERY_LOGS_CONSUMER,
+    TRAINER_RUNS_KV,
+)
+from neuralbridge.core.topology import DAY, KVSpec, StreamSpec, declare_kv, declare_stream
+
+__all__ = ["EVENT_FEEDS", "EventFeedSpec", "declare_all"]
+
+#: The proxy pipeline's retention of QUERY_LOGS (proxy_pipeline/topology.py).
+QUERY_LOGS_MAX_AGE = 90 * DAY
+#: FEEDBACK is the trainer's; the gateway creates it with this same age when it
+#: starts first (gateway/topology.py), so the two must stay equal.
+FEEDBACK_MAX_AGE = 365 * DAY
+
+
+class EventFeedSpec:
+    """A durable consumer of the trainer on a Limits-retention events stream."""
+
+    __slots__ = ("consumer", "stream")
+
+    def __init__(self, stream: str, consumer: str) -> None:
+        self.stream, self.consumer = stream, consumer
+
+
+QUERY_LOGS_FEED = EventFeedSpec(QUERY_LOGS_STREAM, TRAINER_QUERY_LOGS_CONSUMER)
+FEEDBACK_FEED = EventFeedSpec(FEEDBACK_STREAM, TRAINER_FEEDBACK_CONSUMER)
+EVENT_FEEDS = (QUERY_LOGS_FEED, FEEDBACK_FEED)
+
+
+async def declare_all(js: JetStreamContext) -> None:
+    """Declare streams, consumers and buckets (queue streams are declared by their runners)."""
+    try:
+        await js.stream_info(QUERY_LOGS_STREAM)
+    except NotFoundError:
+        await declare_stream(
+            js,
+            StreamSpec(
+                name=QUERY_LOGS_STREAM, subjects=QUERY_LOGS_SUBJECTS, max_age=QUERY_LOGS_MAX_AGE
+            ),
+        )
+    await declare_stream(
+        js, StreamSpec(name=FEEDBACK_STREAM, subjects=FEEDBACK_SUBJECTS, max_age=FEEDBACK_MAX_AGE)
+    )
+    for feed in EVENT_FEEDS:
+        await declare_feed_consumer(js, feed)
+    await declare_kv(js, KVSpec(bucket=TRAINER_RUNS_KV, history=1, ttl=30 * DAY))
+    await declare_kv(js, KVSpec(bucket=JOB_RESULTS_KV, history=1))
+    await declare_kv(js, KVSpec(bucket=TRAINER_CANCELS_KV, history=1, ttl=7 * DAY))
+
+
+async def declare_feed_consumer(js: JetStreamContext, feed: EventFeedSpec) -> None:
+    """Create (or re-create with the same config) the trainer's durable consumer."""
+    await js.add_consumer(
+        feed.stream,
+        api.ConsumerConfig(
+            durable_name=feed.consumer,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            deliver_policy=api.DeliverPolicy.ALL,
+            ack_wait=30.0,
+            max_ack_pending=1000,
+            max_waiting=512,
+        ),
+    )
