@@ -62,6 +62,19 @@ def private_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
 
 
 @pytest.fixture
+async def database_url(postgres_server: EmbeddedPostgres) -> str:
+    """A fresh PostgreSQL database for this test (services keep fixed schema names)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    base = postgres_server.url.rsplit("/", 1)[0]
+    admin = await asyncpg.connect(f"{base}/postgres")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return f"{base}/{name}"
+
+
+@pytest.fixture
 def uid() -> str:
     """A short unique id for this test's names."""
     return uuid.uuid4().hex[:10]

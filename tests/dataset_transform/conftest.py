@@ -7,18 +7,16 @@ and its own PostgreSQL database, and a Qdrant local-mode directory.
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from qdrant_client import AsyncQdrantClient
 
 from neuralbridge.core.bus import Bus
-from neuralbridge.core.embedded import EmbeddedNats, EmbeddedPostgres
+from neuralbridge.core.embedded import EmbeddedNats
 from neuralbridge.core.observability.http import HealthServer
 from neuralbridge.core.service import open_deps
 from neuralbridge.core.settings import load_settings
@@ -26,22 +24,9 @@ from neuralbridge.dataset_transform import SERVICE, DatasetTransformSettings
 
 
 @pytest.fixture
-def worker_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
-    """A nats-server of this test's own."""
-    server = EmbeddedNats(tmp_path / "nats")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def database_url(postgres_server: EmbeddedPostgres) -> str:
-    """A fresh PostgreSQL database for this test."""
-    name = f"w_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(postgres_server.url.rsplit("/", 1)[0] + "/postgres")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    return postgres_server.url.rsplit("/", 1)[0] + f"/{name}"
+def worker_nats(private_nats: EmbeddedNats) -> EmbeddedNats:
+    """This test's own nats-server (the stream names are the real, fixed ones)."""
+    return private_nats
 
 
 @pytest.fixture

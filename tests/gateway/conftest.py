@@ -23,7 +23,6 @@ from neuralbridge.core.service import open_deps
 from neuralbridge.core.settings import load_settings
 from neuralbridge.gateway import SERVICE, GatewaySettings
 from tests.proxy_pipeline.conftest import (
-    database_url,
     fallback,
     pipeline,
     pipeline_env,
@@ -33,7 +32,6 @@ from tests.proxy_pipeline.conftest import (
 )
 
 __all__ = [
-    "database_url",
     "fallback",
     "pipeline",
     "pipeline_env",

@@ -12,18 +12,17 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 from qdrant_client import AsyncQdrantClient, models
 
 from neuralbridge.core.bus import Bus
-from neuralbridge.core.embedded import EmbeddedNats, EmbeddedPostgres
+from neuralbridge.core.embedded import EmbeddedNats
 from neuralbridge.core.observability.http import HealthServer
 from neuralbridge.core.schemas import decode
 from neuralbridge.core.service import open_deps
@@ -48,22 +47,9 @@ FALLBACK_ANSWER = "Jane Doe founded Acme Rockets in 1990, in Lisbon [source 1]."
 
 
 @pytest.fixture
-def pipeline_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
-    """A nats-server of this test's own."""
-    server = EmbeddedNats(tmp_path / "nats")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def database_url(postgres_server: EmbeddedPostgres) -> str:
-    """A fresh PostgreSQL database for this test."""
-    name = f"p_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(postgres_server.url.rsplit("/", 1)[0] + "/postgres")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    return postgres_server.url.rsplit("/", 1)[0] + f"/{name}"
+def pipeline_nats(private_nats: EmbeddedNats) -> EmbeddedNats:
+    """This test's own nats-server (the stream names are the real, fixed ones)."""
+    return private_nats
 
 
 @pytest.fixture

@@ -8,11 +8,9 @@ and its own PostgreSQL database; tests inject a clock and extra jobs through
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -20,7 +18,7 @@ import pytest
 
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.db import create_pool
-from neuralbridge.core.embedded import EmbeddedNats, EmbeddedPostgres
+from neuralbridge.core.embedded import EmbeddedNats
 from neuralbridge.core.observability.http import HealthServer
 from neuralbridge.core.service import ServiceSpec, open_deps
 from neuralbridge.core.settings import load_settings
@@ -30,23 +28,9 @@ from tests.trainer.helpers import NOW, FakeClock
 
 
 @pytest.fixture
-def trainer_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
-    """A nats-server of this test's own."""
-    server = EmbeddedNats(tmp_path / "nats")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def database_url(postgres_server: EmbeddedPostgres) -> str:
-    """A fresh PostgreSQL database for this test."""
-    name = f"tr_{uuid.uuid4().hex[:12]}"
-    base = postgres_server.url.rsplit("/", 1)[0]
-    admin = await asyncpg.connect(base + "/postgres")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    return f"{base}/{name}"
+def trainer_nats(private_nats: EmbeddedNats) -> EmbeddedNats:
+    """This test's own nats-server (the stream names are the real, fixed ones)."""
+    return private_nats
 
 
 @pytest.fixture
