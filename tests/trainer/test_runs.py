@@ -9,7 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+import pytest
 
+from neuralbridge.cli.trainer import jobs_cancel, jobs_stats
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.schemas import decode
 from neuralbridge.messages.training import JobRunState, JobStatsReply
@@ -112,8 +114,7 @@ async def test_cancel_running_job_stops_it_between_steps(
     async with trainer(JobDef(name="long_job", run=long_job)):
         run_id = await enqueue(client_bus, job_request("long_job", queue="training"))
         await eventually(lambda: len(steps) >= 3)
-        cancels = await client_bus.js.key_value("trainer_cancels")
-        await cancels.put(run_id, b"operator asked")
+        assert await jobs_cancel(client_bus, run_id, reason="operator asked") == 0  # nb jobs cancel
         row = await wait_run(db, run_id)
     assert (row["status"], row["error_message"]) == ("cancelled", "operator asked")
     assert 3 <= len(steps) < 100
@@ -211,3 +212,23 @@ def _has_messages(bus: Bus, stream: str) -> Callable[[], Any]:
         return (await bus.js.stream_info(stream)).state.messages > 0
 
     return check
+
+
+async def test_nb_jobs_stats_reports_runs_by_status_and_queue(
+    trainer: Callable[..., Any], client_bus: Bus, db: asyncpg.Pool,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """`nb jobs stats --json` shows a finished run under its status and queue."""
+
+    async def quick(run: RunContext) -> dict[str, Any]:
+        await run.progress(100, "done")
+        return {"ok": True}
+
+    async with trainer(JobDef(name="quick_job", run=quick)):
+        run_id = await enqueue(client_bus, job_request("quick_job", queue="default"))
+        await wait_run(db, run_id)
+        capsys.readouterr()
+        assert await jobs_stats(client_bus, as_json=True) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["jobs_by_status"].get("completed", 0) >= 1
+    assert "default" in stats["queue_performance"]

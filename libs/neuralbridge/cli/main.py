@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from nats.js.errors import NotFoundError
 
-from neuralbridge.cli import admin, datasets, jobs
+from neuralbridge.cli import admin, datasets, jobs, trainer
 from neuralbridge.cli.registry import SERVICE_NAMES
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.errors import NeuralBridgeError
@@ -70,6 +70,11 @@ def _add_job_commands(sub: Any) -> None:
     jrun = jsub.add_parser("run", help="run a job now (seed 001: optimize_prompts, train_rag, "
                            "analyze_tests, cleanup, report, or any schedule name)")  # fmt: skip
     jrun.add_argument("job")
+    jstats = jsub.add_parser("stats", help="runs by status, per-queue performance, failures")
+    jstats.add_argument("--json", action="store_true")
+    jcancel = jsub.add_parser("cancel", help="stop a running job at its next progress step")
+    jcancel.add_argument("run_id")
+    jcancel.add_argument("--reason", default="cancelled from the command line")
 
 
 def _add_dataset_commands(sub: Any) -> None:
@@ -135,6 +140,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 async def _jobs(bus: Bus, args: argparse.Namespace) -> int:
+    if args.command == "jobs" and args.jobs_command == "stats":
+        return await trainer.jobs_stats(bus, as_json=args.json)
+    if args.command == "jobs" and args.jobs_command == "cancel":
+        return await trainer.jobs_cancel(bus, args.run_id, reason=args.reason)
     if args.command == "jobs" or args.scheduler_command == "run":
         return await jobs.scheduler_run(bus, args.job)
     if args.scheduler_command == "setup":

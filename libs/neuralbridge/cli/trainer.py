@@ -1,0 +1,55 @@
+"""``nb jobs stats`` and ``nb jobs cancel`` (the trainer answers; the CLI only asks)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import msgspec
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.errors import BucketNotFoundError
+
+from neuralbridge.core.bus import Bus
+from neuralbridge.core.schemas import decode
+from neuralbridge.core.subjects import TRAINER_CANCELS_KV, TRAINER_QUERY_SUBJECT
+from neuralbridge.messages.training import JobStatsReply
+
+__all__ = ["jobs_cancel", "jobs_stats"]
+
+
+async def jobs_stats(bus: Bus, *, as_json: bool) -> int:
+    """Seed 000's ``get_job_stats``: runs by status, per-queue performance, failures."""
+    try:
+        reply = await bus.nc.request(f"{TRAINER_QUERY_SUBJECT}.stats", b"{}", timeout=10)
+    except (NoRespondersError, NatsTimeoutError):
+        print("no trainer answered (is it running?)", file=sys.stderr)
+        return 1
+    stats = decode(reply.data, JobStatsReply)
+    if as_json:
+        print(json.dumps(msgspec.to_builtins(stats), indent=2))
+        return 0
+    print(
+        "jobs by status: " + ", ".join(f"{k}={v}" for k, v in sorted(stats.jobs_by_status.items()))
+    )
+    for queue, perf in sorted(stats.queue_performance.items()):
+        data = msgspec.to_builtins(perf)
+        print(f"  {queue:13} " + "  ".join(f"{k}={v}" for k, v in data.items()))
+    for failure in stats.recent_failures:
+        row = msgspec.to_builtins(failure)
+        print(f"  failed: {row.get('job')} {row.get('run_id')} {row.get('error_message')}")
+    for run in stats.active_training_jobs:
+        print(f"  training: {run.job} {run.run_id} {run.progress_percentage:.0f}% {run.step or ''}")
+    return 0
+
+
+async def jobs_cancel(bus: Bus, run_id: str, *, reason: str) -> int:
+    """Ask a running job to stop at its next progress report."""
+    try:
+        cancels = await bus.js.key_value(TRAINER_CANCELS_KV)
+    except BucketNotFoundError:
+        print("the trainer has not started yet (no cancel bucket)", file=sys.stderr)
+        return 1
+    await cancels.put(run_id, reason.encode())
+    print(f"asked run {run_id} to stop ({reason})")
+    return 0
