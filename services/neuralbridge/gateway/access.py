@@ -63,6 +63,10 @@ class Access:
             raise UnauthenticatedError("invalid API key", code="invalid_api_key")
         return f"key:{digest.hex()[:16]}"
 
+    def admit_caller(self, caller: str) -> None:
+        """Take a token from the caller's bucket (raises ``RateLimitedError``)."""
+        self.limiter.take(caller, "API key" if self.keys_required else "client")
+
     def admit_session(self, session_id: str) -> None:
         """Take a token from the session's bucket (raises ``RateLimitedError``)."""
         self.limiter.take(f"session:{session_id}", "session")
@@ -74,4 +78,4 @@ def require_caller(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteH
     client = connection.client.host if connection.client else "unknown"
     caller = access.identify(connection.headers.get("authorization"), client)
     connection.state[_STATE_KEY] = caller
-    access.limiter.take(caller, "API key" if access.keys_required else "client")
+    access.admit_caller(caller)

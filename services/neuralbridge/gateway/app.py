@@ -1,7 +1,9 @@
 """``create_app()``: the gateway's Litestar application, from its opened parts.
 
 Dependencies reach handlers through ``Provide`` (``proxy``, ``access``,
-``feedback``, ``bus``, ``health_server``); the guard reads ``app.state.access``.
+``feedback``, ``bus``, ``health_server``, ``max_body_bytes``); the guard reads
+``app.state.access``. ``/api/proxy/stream`` (WebSocket) checks keys itself, after
+the upgrade, so a refusal can be an event (see :mod:`~.routes.stream`).
 The OpenAPI document is served at ``/schema`` (``/schema/openapi.json``).
 """
 
@@ -26,6 +28,7 @@ from neuralbridge.gateway.routes import (
     healthz,
     openai_router,
     proxy_router,
+    proxy_stream,
     readyz,
 )
 
@@ -51,13 +54,21 @@ def create_app(parts: GatewayParts) -> Litestar:
         return Provide(lambda: value, use_cache=True, sync_to_thread=False)
 
     return Litestar(
-        route_handlers=[healthz, readyz, proxy_router, openai_router, feedback_router],
+        route_handlers=[
+            healthz,
+            readyz,
+            proxy_router,
+            proxy_stream,
+            openai_router,
+            feedback_router,
+        ],
         dependencies={
             "proxy": provide(parts.proxy),
             "access": provide(parts.access),
             "feedback": provide(parts.feedback),
             "bus": provide(parts.bus),
             "health_server": provide(parts.health),
+            "max_body_bytes": provide(parts.max_body_bytes),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[log_requests],

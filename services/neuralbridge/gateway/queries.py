@@ -7,7 +7,7 @@ The response mirrors :class:`~neuralbridge.messages.proxy.ProxyAnswer`.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 import msgspec
 
@@ -59,7 +59,7 @@ class QueryAnswer(msgspec.Struct, frozen=True, kw_only=True):
     latency_ms: float
 
     @classmethod
-    def from_answer(cls, answer: ProxyAnswer, *, latency_ms: float) -> QueryAnswer:
+    def from_answer(cls, answer: ProxyAnswer, *, latency_ms: float) -> Self:
         """Map the pipeline's answer; ``latency_ms`` is as seen by the gateway."""
         return cls(
             answer=answer.answer,

@@ -20,7 +20,13 @@ from litestar.types import ExceptionHandlersMap
 
 from neuralbridge.gateway.errors import GatewayError
 
-__all__ = ["EXCEPTION_HANDLERS", "ErrorBody", "ErrorDetail"]
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "ErrorBody",
+    "ErrorDetail",
+    "detail_for_error",
+    "detail_for_problems",
+]
 
 log = structlog.get_logger()
 
@@ -54,8 +60,32 @@ def _response(
     return Response(ErrorBody(error=detail), status_code=status, headers=headers)
 
 
+def detail_for_error(exc: GatewayError) -> ErrorDetail:
+    """The error shape of a gateway error (its status is ``exc.status_code``)."""
+    return ErrorDetail(message=exc.message, type=exc.error_type, param=exc.param, code=exc.code)
+
+
+def detail_for_problems(problems: list[dict[str, Any]], summary: str) -> ErrorDetail:
+    """The 400 error shape for validation problems (``{"key"?, "message"}`` each).
+
+    The message names each field at fault and ``param`` is the first;
+    ``summary`` is the message when there is no problem to list.
+    """
+    fields = [f for f in map(_field_of, problems) if f]
+    if problems:
+        message = "invalid request: " + "; ".join(
+            f"{_field_of(e) or 'body'}: {e.get('message')}" for e in problems
+        )
+    else:
+        message = f"invalid request: {summary}"
+    return ErrorDetail(
+        message=message, type="invalid_request_error", param=fields[0] if fields else None,
+        code="invalid_request",
+    )  # fmt: skip
+
+
 def _gateway_error(_: Request[Any, Any, Any], exc: GatewayError) -> Response[ErrorBody]:
-    detail = ErrorDetail(message=exc.message, type=exc.error_type, param=exc.param, code=exc.code)
+    detail = detail_for_error(exc)
     log.info("request_failed", status=exc.status_code, code=exc.code)
     return _response(exc.status_code, detail, exc.headers())
 
@@ -71,18 +101,7 @@ def _field_of(problem: dict[str, Any]) -> str | None:
 
 def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
     problems = [e for e in (exc.extra or []) if isinstance(e, dict)]
-    fields = [f for f in map(_field_of, problems) if f]
-    if problems:
-        message = "invalid request: " + "; ".join(
-            f"{_field_of(e) or 'body'}: {e.get('message')}" for e in problems
-        )
-    else:
-        message = f"invalid request: {exc.detail}"
-    detail = ErrorDetail(
-        message=message, type="invalid_request_error", param=fields[0] if fields else None,
-        code="invalid_request",
-    )  # fmt: skip
-    return _response(400, detail)
+    return _response(400, detail_for_problems(problems, str(exc.detail)))
 
 
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:

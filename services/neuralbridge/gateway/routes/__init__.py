@@ -1,8 +1,9 @@
-"""The gateway's route handlers, one module per API: the seed's REST API, OpenAI's, probes."""
+"""The gateway's route handlers, one module per API: REST, WebSocket, OpenAI's, probes."""
 
 from neuralbridge.gateway.routes.feedback import feedback_router
 from neuralbridge.gateway.routes.openai import openai_router
 from neuralbridge.gateway.routes.probes import healthz, readyz
 from neuralbridge.gateway.routes.proxy import proxy_router
+from neuralbridge.gateway.routes.stream import proxy_stream
 
-__all__ = ["feedback_router", "healthz", "openai_router", "proxy_router", "readyz"]
+__all__ = ["feedback_router", "healthz", "openai_router", "proxy_router", "proxy_stream", "readyz"]
