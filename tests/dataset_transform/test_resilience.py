@@ -150,7 +150,10 @@ async def test_sigkill_mid_transform_restart_matches_clean_run_reembeds_at_most_
 ) -> None:
     """Kill -9 mid-transform, restart: same point set as a clean run, ≤ 1 batch embedded twice."""
     fake_openai.latency = 0.15
-    env = {**worker_env, "FAKE_OPENAI_KEY": SECRET}
+    # A 2 s ack wait (heartbeats every ~0.7 s): the 0.3 s of the other tests can expire
+    # under CPU contention and redeliver the job to the live worker, a second copy
+    # whose embeddings would be counted against the crash's re-embedding budget.
+    env = {**worker_env, "FAKE_OPENAI_KEY": SECRET, "RETRY_SCHEDULE": "2,2,2"}
     batch = int(env["EMBEDDING_BATCH_SIZE"])
     log = tmp_path / "worker.log"
     with worker_process(env, log) as first:

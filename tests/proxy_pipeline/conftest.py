@@ -180,7 +180,7 @@ class Gateway:
         finished = asyncio.Event()
 
         async def on_reply(msg: Any) -> None:
-            reply = decode(msg.data, ProxyReply)  # type: ignore[arg-type]
+            reply: ProxyReply = decode(msg.data, ProxyReply)  # type: ignore[arg-type]
             replies.append(reply)
             if isinstance(reply, ProxyAnswer | ProxyFailure):
                 finished.set()

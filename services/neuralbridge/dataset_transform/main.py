@@ -77,7 +77,7 @@ async def main(deps: Deps[DatasetTransformSettings], stop: asyncio.Event) -> Non
             concurrency=s.ingest_concurrency,
             grace=s.shutdown_grace_seconds,
         )
-        queries = await serve_queries(deps.bus, deps.pool, uploads)
+        queries = await serve_queries(deps.bus, deps.pool, uploads, embedders=embedders)
         m.WORKER_READY.labels(m.WORKER).set(1)
         try:
             await asyncio.gather(transform_runner.run(stop), ingest_runner.run(stop))

@@ -3,7 +3,11 @@
 ``dataset.query.list`` → every dataset with item and chunk counts;
 ``dataset.query.export`` ``{"dataset": name}`` → the dataset's chunks as CSV
 (seed 002's columns) written to the uploads object store, answered with the
-object's name. Replies are JSON; an error is ``{"error": "..."}``.
+object's name; ``dataset.query.embed`` ``{"texts": [...], "profile"?: EmbedderProfile}``
+→ ``{"vectors": [[...], ...]}``, ``document`` vectors in input order (the
+profile defaults to the local ``all-MiniLM-L6-v2``). Without an
+:class:`EmbedderPool` (``embedders``), only ``local`` profiles are served.
+Replies are JSON; an error is ``{"error": "...", "code"?: "..."}``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+import msgspec
 import structlog
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -22,15 +27,33 @@ from nats.js.object_store import ObjectStore
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.subjects import DATASET_QUERY_SUBJECT
 from neuralbridge.dataset_transform import store
+from neuralbridge.dataset_transform.embedders import EmbedderPool
 from neuralbridge.documents import ChunkRow, write_chunks_csv
+from neuralbridge.embedders import Embedder, EmbedderError, EmbedderProfile
+from neuralbridge.embedders.local import MODEL_NAMES, LocalEmbedder
 
-__all__ = ["serve_queries"]
+__all__ = ["DEFAULT_EMBED_PROFILE", "EmbedRequest", "embed_texts", "serve_queries"]
 
 log = structlog.get_logger()
 
 
-async def serve_queries(bus: Bus, pool: asyncpg.Pool, uploads: ObjectStore) -> list[Subscription]:
-    """Answer list/export requests (a queue group: one replica answers each)."""
+#: The profile ``dataset.query.embed`` uses when the request names none.
+DEFAULT_EMBED_PROFILE = EmbedderProfile(provider="local", model="all-MiniLM-L6-v2")
+#: The most texts one embed request may carry.
+MAX_EMBED_TEXTS = 2048
+
+
+class EmbedRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """``dataset.query.embed``'s request body."""
+
+    texts: list[str]
+    profile: EmbedderProfile = DEFAULT_EMBED_PROFILE
+
+
+async def serve_queries(
+    bus: Bus, pool: asyncpg.Pool, uploads: ObjectStore, embedders: EmbedderPool | None = None
+) -> list[Subscription]:
+    """Answer list/export/embed requests (a queue group: one replica answers each)."""
 
     async def on_list(msg: Msg) -> None:
         async with pool.acquire() as conn:
@@ -45,7 +68,13 @@ async def serve_queries(bus: Bus, pool: asyncpg.Pool, uploads: ObjectStore) -> l
             return
         await msg.respond(json.dumps(await _export(pool, uploads, name)).encode())
 
+    async def on_embed(msg: Msg) -> None:
+        await msg.respond(json.dumps(await embed_texts(msg.data, embedders)).encode())
+
     return [
+        await bus.nc.subscribe(
+            f"{DATASET_QUERY_SUBJECT}.embed", queue="dataset_transform", cb=on_embed
+        ),
         await bus.nc.subscribe(
             f"{DATASET_QUERY_SUBJECT}.list", queue="dataset_transform", cb=on_list
         ),
@@ -53,6 +82,39 @@ async def serve_queries(bus: Bus, pool: asyncpg.Pool, uploads: ObjectStore) -> l
             f"{DATASET_QUERY_SUBJECT}.export", queue="dataset_transform", cb=on_export
         ),
     ]
+
+
+async def embed_texts(data: bytes, embedders: EmbedderPool | None) -> dict[str, object]:
+    """The reply to one ``dataset.query.embed`` request (``{"vectors"}`` or ``{"error"}``)."""
+    try:
+        request = msgspec.json.decode(data, type=EmbedRequest)
+    except msgspec.DecodeError as exc:
+        return {"error": f"invalid embed request: {exc}", "code": "invalid_request"}
+    if not request.texts or len(request.texts) > MAX_EMBED_TEXTS:
+        return {
+            "error": f"texts must hold 1 to {MAX_EMBED_TEXTS} strings",
+            "code": "invalid_request",
+        }
+    try:
+        embedder = _embedder(request.profile, embedders)
+        vectors = await embedder.embed(request.texts, kind="document")
+    except EmbedderError as exc:
+        log.warning("embed_query_failed", error_class=type(exc).__name__)
+        return {"error": str(exc), "code": type(exc).__name__}
+    except Exception as exc:
+        log.exception("embed_query_crashed", error_class=type(exc).__name__)
+        return {"error": "internal error", "code": "internal_error"}
+    return {"vectors": vectors}
+
+
+def _embedder(profile: EmbedderProfile, embedders: EmbedderPool | None) -> Embedder:
+    if embedders is not None:
+        return embedders.get(profile)
+    if profile.provider != "local" or profile.model not in MODEL_NAMES or profile.dimensions:
+        raise EmbedderError(
+            f"this worker serves only the local {DEFAULT_EMBED_PROFILE.model} for embed requests"
+        )
+    return LocalEmbedder(profile)
 
 
 async def _export(pool: asyncpg.Pool, uploads: ObjectStore, name: str) -> dict[str, object]:

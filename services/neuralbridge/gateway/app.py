@@ -24,6 +24,7 @@ from neuralbridge.gateway.proxy_client import ProxyClient
 from neuralbridge.gateway.request_log import log_requests
 from neuralbridge.gateway.responses import EXCEPTION_HANDLERS
 from neuralbridge.gateway.routes import (
+    datasets_router,
     feedback_router,
     healthz,
     openai_router,
@@ -61,6 +62,7 @@ def create_app(parts: GatewayParts) -> Litestar:
             proxy_stream,
             openai_router,
             feedback_router,
+            datasets_router,
         ],
         dependencies={
             "proxy": provide(parts.proxy),

@@ -1,4 +1,5 @@
-"""OpenAI-compatible API: ``POST /v1/chat/completions`` (plain and SSE), ``GET /v1/models``.
+"""OpenAI-compatible API: ``POST /v1/chat/completions`` (plain and SSE), ``GET /v1/models``,
+``POST /v1/embeddings`` (see :mod:`neuralbridge.gateway.datasets`).
 
 The wire mapping is documented in :mod:`neuralbridge.gateway.openai_wire`, the
 stream's reset and error handling in :mod:`neuralbridge.gateway.sse`. A
@@ -15,12 +16,17 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.response import Stream
 
+from neuralbridge.core.bus import Bus
 from neuralbridge.gateway.access import Access, require_caller
+from neuralbridge.gateway.datasets import EmbeddingList, EmbeddingsRequest, embed
 from neuralbridge.gateway.openai_wire import MODELS, ChatRequest, Model, ModelList, completion
 from neuralbridge.gateway.proxy_client import ProxyClient
 from neuralbridge.gateway.sse import chat_events
 
 __all__ = ["openai_router"]
+
+#: Seconds the worker has to embed one request (the first loads the model).
+EMBED_TIMEOUT = 60.0
 
 
 @post("/chat/completions", status_code=200, summary="OpenAI chat completion (plain or SSE)")
@@ -50,7 +56,13 @@ def models() -> ModelList:
     return ModelList(data=[Model(id=name) for name in MODELS])
 
 
+@post("/embeddings", status_code=200, summary="OpenAI embeddings (local all-MiniLM-L6-v2)")
+async def embeddings(data: JSONBody[EmbeddingsRequest], bus: NamedDependency[Bus]) -> EmbeddingList:
+    """One 384-dimensional vector per input, from the dataset-transform worker."""
+    return await embed(bus, data, timeout=EMBED_TIMEOUT)
+
+
 openai_router = Router(
-    path="/v1", route_handlers=[chat_completions, models], guards=[require_caller],
+    path="/v1", route_handlers=[chat_completions, models, embeddings], guards=[require_caller],
     tags=["openai"],
 )  # fmt: skip
