@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +15,6 @@ from structlog.testing import capture_logs
 
 from neuralbridge.core import dlq
 from neuralbridge.core.bus import Bus
-from neuralbridge.core.embedded import free_port
 from neuralbridge.embedders import EmbedderProfile
 from tests.dataset_transform.helpers import (
     finished,
@@ -30,6 +25,7 @@ from tests.dataset_transform.helpers import (
     write_corpus,
 )
 from tests.support.fake_embedders import FakeEmbedderServer
+from tests.support.services import service_process
 from tests.support.waiting import eventually
 
 SECRET = "nbtest-secret-7d41c9e2aa05"
@@ -125,25 +121,6 @@ async def _everything_on_the_bus(bus: Bus) -> str:
     return "\n".join(parts)
 
 
-@contextmanager
-def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`nb serve dataset_transform` as its own process."""
-    full = {**os.environ, **env, "METRICS_PORT": str(free_port()), "BIND_HOST": "127.0.0.1"}
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "neuralbridge.cli.main", "serve", "dataset_transform"],
-            env=full,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(30)
-
-
 @pytest.mark.slow
 async def test_sigkill_mid_transform_restart_matches_clean_run_reembeds_at_most_one_batch(
     worker_env: dict[str, str], client_bus: Bus, tmp_path: Path, fake_openai: FakeEmbedderServer
@@ -156,14 +133,14 @@ async def test_sigkill_mid_transform_restart_matches_clean_run_reembeds_at_most_
     env = {**worker_env, "FAKE_OPENAI_KEY": SECRET, "RETRY_SCHEDULE": "2,2,2"}
     batch = int(env["EMBEDDING_BATCH_SIZE"])
     log = tmp_path / "worker.log"
-    with worker_process(env, log) as first:
+    with service_process("dataset_transform", env, log) as first:
         await eventually(lambda: _declared(client_bus), timeout=60)
         await ingest(client_bus, write_corpus(tmp_path / "docs", repeat=14), "corpus")
         transform_id = await transform(client_bus, "corpus", "docs", _profile(fake_openai))
         await eventually(lambda: _batches_done(client_bus, transform_id, 3), timeout=60)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
-    with worker_process(env, log):
+    with service_process("dataset_transform", env, log):
         state = await finished(client_bus, transform_id, timeout=120)
         embedded_once = _inputs(fake_openai)
         clean = await finished(

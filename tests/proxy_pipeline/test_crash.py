@@ -11,14 +11,9 @@ second process, which answers the same inbox. Its replies are numbered from
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +21,6 @@ import pytest
 from qdrant_client import AsyncQdrantClient
 
 from neuralbridge.core.bus import Bus
-from neuralbridge.core.embedded import free_port
 from neuralbridge.core.schemas import decode
 from neuralbridge.core.subjects import proxy_request_subject
 from neuralbridge.messages.proxy import (
@@ -39,6 +33,7 @@ from neuralbridge.messages.proxy import (
 )
 from tests.proxy_pipeline.conftest import GROUNDED, Gateway, seed_collection
 from tests.support.fake_llm import FakeLLMServer
+from tests.support.services import service_process
 from tests.support.waiting import eventually
 
 ACK_WAIT = 1.5
@@ -46,25 +41,6 @@ LLM_LATENCY = 3.0
 #: Allowance for a fresh process's first query (lazy import of the local embedder).
 EMBEDDER_COLD_START = 15.0
 QUESTION = "Who founded Acme Rockets?"
-
-
-@contextmanager
-def pipeline_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`nb serve proxy_pipeline` as its own process (terminated on exit if still alive)."""
-    full = {**os.environ, **env, "METRICS_PORT": str(free_port()), "BIND_HOST": "127.0.0.1"}
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "neuralbridge.cli.main", "serve", "proxy_pipeline"],
-            env=full,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(30)
 
 
 async def _declared(bus: Bus) -> bool:
@@ -128,7 +104,7 @@ async def test_sigkill_mid_request_second_replica_answers_once(
         deadline=time.time() + 120,
     )
     try:
-        with pipeline_process(env, log) as first:
+        with service_process("proxy_pipeline", env, log) as first:
             await eventually(lambda: _declared(bus), timeout=60)
             await bus.publish(proxy_request_subject(request.session_id), request)
             await eventually(lambda: len(primary.requests) >= 1, timeout=60)
@@ -136,7 +112,7 @@ async def test_sigkill_mid_request_second_replica_answers_once(
             first.wait(10)
         killed_at = time.monotonic()
         assert replies == [], "the first replica replied before it was killed"
-        with pipeline_process(env, log) as second:
+        with service_process("proxy_pipeline", env, log) as second:
             await eventually(lambda: _readies(log) == 2, timeout=60)
             started_at = time.monotonic()
             # Once the second replica consumes, redelivery needs at most ack_wait (it
