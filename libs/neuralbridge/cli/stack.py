@@ -110,6 +110,9 @@ async def _run_services(
             asyncio.create_task(spec.main(dep, stop), name=spec.name): spec.name
             for spec, dep in zip(specs, deps, strict=True)
         }
+        # One turn of the loop lets every main run up to its first await, which
+        # is where it registers its own readiness checks (e.g. gateway.http).
+        await asyncio.sleep(0)
         health.mark_started()
         if banner:
             _print_banner(env, common, health.port)

@@ -44,20 +44,25 @@ async def build_parts(deps: Deps[GatewaySettings]) -> GatewayParts:
 
 async def main(deps: Deps[GatewaySettings], stop: asyncio.Event) -> None:
     """Serve HTTP on ``GATEWAY_PORT`` until ``stop`` is set."""
+    port = deps.settings.gateway_port
+    server: _Server | None = None
+
+    async def http_ready() -> None:
+        if server is None or not server.started:
+            raise ConnectionError(f"HTTP server not listening on {port} yet")
+
+    # Registered before the first await: the composition root marks the process
+    # started as soon as every main is scheduled, and /readyz must not turn 200
+    # in the window before the gateway has bound its port.
+    deps.health.add_check("gateway.http", http_ready)
     config = uvicorn.Config(
         create_app(await build_parts(deps)),
         host=deps.settings.bind_host,
-        port=deps.settings.gateway_port,
+        port=port,
         log_level="warning",
         lifespan="on",
     )
     server = _Server(config)
-
-    async def http_ready() -> None:
-        if not server.started:
-            raise ConnectionError(f"HTTP server not listening on {deps.settings.gateway_port} yet")
-
-    deps.health.add_check("gateway.http", http_ready)
     serving = asyncio.create_task(server.serve())
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
