@@ -15,6 +15,7 @@ from neuralbridge.gateway.app import GatewayParts, create_app
 from neuralbridge.gateway.feedback import FeedbackDesk
 from neuralbridge.gateway.proxy_client import ProxyClient
 from neuralbridge.gateway.ratelimit import RateLimiter
+from neuralbridge.gateway.ratelimit_sync import RateLimitSync
 from neuralbridge.gateway.settings import GatewaySettings, load_key_hashes
 from neuralbridge.gateway.topology import declare_all
 
@@ -55,8 +56,9 @@ async def main(deps: Deps[GatewaySettings], stop: asyncio.Event) -> None:
     # started as soon as every main is scheduled, and /readyz must not turn 200
     # in the window before the gateway has bound its port.
     deps.health.add_check("gateway.http", http_ready)
+    parts = await build_parts(deps)
     config = uvicorn.Config(
-        create_app(await build_parts(deps)),
+        create_app(parts),
         host=deps.settings.bind_host,
         port=port,
         log_level="warning",
@@ -65,10 +67,24 @@ async def main(deps: Deps[GatewaySettings], stop: asyncio.Event) -> None:
     server = _Server(config)
     serving = asyncio.create_task(server.serve())
     stopped = asyncio.create_task(stop.wait())
+    syncing = _share_rate_limits(deps, parts.access.limiter, stop)
     await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
     await serving
     stopped.cancel()
+    if syncing is not None:
+        await syncing
+
+
+def _share_rate_limits(
+    deps: Deps[GatewaySettings], limiter: RateLimiter, stop: asyncio.Event
+) -> asyncio.Task[None] | None:
+    """Share rate-limit tokens with the other replicas (unless limits or sharing are off)."""
+    s = deps.settings
+    if s.gateway_rate_limit_per_minute <= 0 or s.gateway_rate_limit_sync_seconds <= 0:
+        return None
+    sync = RateLimitSync(deps.bus, limiter, interval=s.gateway_rate_limit_sync_seconds)
+    return asyncio.create_task(sync.run(stop), name="gateway-ratelimit-sync")
 
 
 SERVICE = ServiceSpec(name="gateway", settings_type=GatewaySettings, main=main, schema="gateway")

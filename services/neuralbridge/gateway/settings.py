@@ -5,7 +5,9 @@ are off unless ``GATEWAY_API_KEYS_FILE`` (one sha256 hex digest per line,
 ``#`` comments, an optional label after the digest) or
 ``GATEWAY_API_KEY_HASHES`` (comma-separated sha256 hex digests) is set: the
 gateway never holds a key in clear. ``GATEWAY_RATE_LIMIT_PER_MINUTE`` (0: off)
-sizes both the per-key and the per-session token buckets.
+sizes both the per-key and the per-session token buckets; the replicas share
+what they hand out every ``GATEWAY_RATE_LIMIT_SYNC_SECONDS`` (0: each replica
+limits on its own).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     gateway_api_keys_file: str | None = None
     gateway_api_key_hashes: tuple[KeyHash, ...] = ()
     gateway_rate_limit_per_minute: Annotated[int, msgspec.Meta(ge=0)] = 600
+    gateway_rate_limit_sync_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.25
 
 
 def load_key_hashes(settings: GatewaySettings) -> frozenset[str]:
