@@ -19,6 +19,7 @@ __all__ = [
     "FEEDBACK_KV",
     "FEEDBACK_STREAM",
     "FEEDBACK_SUBJECTS",
+    "GATEWAY_RATELIMIT_SUBJECT",
     "JOB_RESULTS_KV",
     "PROXY_REQUESTS_CONSUMER",
     "PROXY_REQUESTS_STREAM",
@@ -74,6 +75,8 @@ PROXY_REQUESTS_CONSUMER = "proxy-pipeline"
 #: Conversation history per session (JetStream KV with a TTL).
 PROXY_SESSIONS_KV = "proxy_sessions"
 
+#: Core NATS: gateway replicas share the rate-limit tokens they hand out.
+GATEWAY_RATELIMIT_SUBJECT = "gateway.ratelimit.usage"
 #: Answered queries, redacted, for the trainer (Limits retention).
 QUERY_LOGS_STREAM = "QUERY_LOGS"
 QUERY_LOGS_SUBJECTS = ("query.logs.>",)
