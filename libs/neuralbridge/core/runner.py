@@ -119,6 +119,7 @@ class JobRunner(Generic[M]):
         self._held: dict[int, tuple[Msg, float]] = {}
         self._running = 0
         self._stopping = False
+        self._helpers_done = asyncio.Event()
         self._beat_every = max(0.05, spec.redelivery_timeout / 3)
         labels = (spec.stream, spec.consumer)
         self._m = {o: m.JOBS.labels(*labels, o) for o in ("success", "retry", "dlq", "released")}
@@ -151,6 +152,10 @@ class JobRunner(Generic[M]):
             await stop.wait()
         finally:
             await self._drain(workers)
+            # The helpers stop by flag, not only by cancellation: Python 3.11's
+            # wait_for (inside the gauge refresh) can swallow a cancel, which
+            # left a stopped runner sleeping in _stats forever.
+            self._helpers_done.set()
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
@@ -302,9 +307,19 @@ class JobRunner(Generic[M]):
         for msg, _ in list(self._held.values()):
             await self._release(msg)
 
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep ``seconds``; ``False`` once the helpers are told to stop."""
+        if self._helpers_done.is_set():
+            return False
+        waiter = asyncio.ensure_future(self._helpers_done.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=seconds)
+        finally:
+            waiter.cancel()
+        return not self._helpers_done.is_set()
+
     async def _heartbeats(self) -> None:
-        while True:
-            await asyncio.sleep(self._beat_every)
+        while await self._pause(self._beat_every):
             now = asyncio.get_running_loop().time()
             for key, (msg, since) in list(self._held.items()):
                 if now - since >= self._beat_every and not msg._ackd:
@@ -320,6 +335,6 @@ class JobRunner(Generic[M]):
         await dead_letter_stranded(self._bus, self.spec, advisory.data)
 
     async def _stats(self) -> None:
-        while True:
+        while not self._helpers_done.is_set():
             await refresh_gauges(self._bus, self.spec)
-            await asyncio.sleep(self._stats_interval)
+            await self._pause(self._stats_interval)
