@@ -8,10 +8,10 @@ LOCK := constraints.txt
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup up test lint fmt bench-bus lock clean
+.PHONY: help setup up test lint fmt bench-bus bench-gateway lock clean
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
@@ -40,6 +40,9 @@ fmt: $(STAMP) ## Format the code with ruff
 bench-bus: $(STAMP) ## Job-runner throughput and latency vs RQ (needs Redis for the RQ side)
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev,local,bench]'
 	$(BIN)/python scripts/bench_bus.py
+
+bench-gateway: $(STAMP) ## Gateway added latency and cache hits vs LiteLLM (own venv in .bench-venv/)
+	$(BIN)/python scripts/bench_gateway.py
 
 lock: ## Re-resolve dependencies and rewrite constraints.txt
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
