@@ -18,7 +18,7 @@ from neuralbridge.core.bus import Bus
 from neuralbridge.core.embedded import EmbeddedNats
 from neuralbridge.core.schemas import decode
 from neuralbridge.core.subjects import SCHEDULER_KV
-from neuralbridge.messages.jobs import JobRequest
+from neuralbridge.messages.jobs import JobRequest, manual_run_id
 from neuralbridge.scheduler import SEED_SCHEDULES, Scheduler, enqueue_now, resolve_job
 from neuralbridge.scheduler.ticker import TickState
 from neuralbridge.scheduler.topology import declare_all
@@ -172,7 +172,16 @@ async def test_nb_scheduler_cli_setup_run_and_status(private_nats: EmbeddedNats)
     assert "0 2 * * 1" in setup.stdout
     ran = await asyncio.to_thread(nb, "jobs", "run", "report")
     assert ran.returncode == 0, ran.stderr
-    assert "enqueued learning_report on queue learning" in ran.stdout
+    assert "enqueued learning_report on queue learning" in ran.stderr
+    run_id = ran.stdout.strip()
+    tuned = await asyncio.to_thread(
+        nb, "jobs", "run", "fine_tune", "--config", "dataset_limit=50",
+        "--config", "learning_rate=0.0002", "--config", "dry=true", "--config", "note=by hand",
+    )  # fmt: skip
+    assert tuned.returncode == 0, tuned.stderr
+    bad = await asyncio.to_thread(nb, "jobs", "run", "fine_tune", "--config", "epochs")
+    assert bad.returncode == 2
+    assert "--config 'epochs': expected KEY=VALUE" in bad.stderr
     unknown = await asyncio.to_thread(nb, "jobs", "run", "defragment")
     assert unknown.returncode == 2
     assert "unknown job 'defragment'" in unknown.stderr
@@ -180,3 +189,15 @@ async def test_nb_scheduler_cli_setup_run_and_status(private_nats: EmbeddedNats)
     rows = {r["job"]: r for r in json.loads(status.stdout)}
     assert set(rows) == {s.name for s in SEED_SCHEDULES}
     assert rows["learning_report"]["last_outcome"] == "no outcome recorded yet"
+    bus = await Bus.connect(private_nats.url, name="cli-check")
+    try:
+        report = await bus.js.get_msg("JOBS_LEARNING", subject="jobs.learning.learning_report")
+        assert manual_run_id(report.headers["Nats-Msg-Id"]) == run_id  # type: ignore[index]
+        raw = await bus.js.get_msg("JOBS_TRAINING", subject="jobs.training.fine_tune")
+        request = decode(raw.data or b"", JobRequest)
+    finally:
+        await bus.close()
+    assert (request.queue, request.trigger, request.timeout_seconds) == ("training", "manual", 7200)
+    assert request.config == {
+        "dataset_limit": 50, "learning_rate": 0.0002, "dry": True, "note": "by hand",
+    }  # fmt: skip

@@ -83,7 +83,9 @@ async def test_fine_tune_enqueued_at_the_rule_edge_with_seed_config(
         "learning_rate": 0.0001, "epochs": 3,
     }  # fmt: skip
     assert (fine_tune["status"], fine_tune["queue"]) == ("cancelled", "training")
-    assert fine_tune["error_message"] == "training backends arrive with issue 6"
+    assert fine_tune["error_message"] == (
+        "fine_tune: no training backend configured (OPENAI_API_KEY is not set)"
+    )
     assert json.loads(fine_tune["config"])["dataset_limit"] == 100
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from nats.js.errors import NotFoundError
 
-from neuralbridge.cli import admin, datasets, jobs, trainer
+from neuralbridge.cli import ab, admin, agents, datasets, jobs, learning, reports, trainer
 from neuralbridge.cli.registry import SERVICE_NAMES
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.errors import NeuralBridgeError
@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_dataset_commands(sub)
     _add_job_commands(sub)
+    agents.add_agent_commands(sub)
+    ab.add_ab_commands(sub)
+    learning.add_learning_commands(sub)
     return parser
 
 
@@ -65,16 +68,38 @@ def _add_job_commands(sub: Any) -> None:
     status.add_argument("--json", action="store_true")
     run = ssub.add_parser("run", help="enqueue one run of a job now")
     run.add_argument("job", help="e.g. prompt_optimization, rag_training, ab_test_analysis")
+    run.add_argument("--config", action="append", default=[], metavar="KEY=VALUE")
     jobs = sub.add_parser("jobs", help="background jobs")
     jsub = jobs.add_subparsers(dest="jobs_command", required=True)
     jrun = jsub.add_parser("run", help="run a job now (seed 001: optimize_prompts, train_rag, "
-                           "analyze_tests, cleanup, report, or any schedule name)")  # fmt: skip
+                           "analyze_tests, cleanup, report, any schedule name, or fine_tune, "
+                           "distillation, agent_training)")  # fmt: skip
     jrun.add_argument("job")
+    jrun.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                      help="job config, e.g. --config dataset_limit=200 (repeatable)")  # fmt: skip
     jstats = jsub.add_parser("stats", help="runs by status, per-queue performance, failures")
     jstats.add_argument("--json", action="store_true")
     jcancel = jsub.add_parser("cancel", help="stop a running job at its next progress step")
     jcancel.add_argument("run_id")
     jcancel.add_argument("--reason", default="cancelled from the command line")
+    _add_job_monitoring_commands(jsub)
+    jreport = jsub.add_parser("report", help="the weekly learning report (latest, or --week)")
+    jreport.add_argument("--week", help="ISO week YYYY-Www (default: the latest report)")
+    jreport.add_argument("--json", action="store_true")
+
+
+def _add_job_monitoring_commands(jsub: Any) -> None:
+    jwatch = jsub.add_parser("watch", help="live progress of a run until it ends "
+                             "(exit 0 when it completed, 1 otherwise)")  # fmt: skip
+    jwatch.add_argument("run_id")
+    jwatch.add_argument("--json", action="store_true", help="each state as a JSON line")
+    jwatch.add_argument("--timeout", type=float, default=86400.0, help="seconds to wait")
+    jfailed = jsub.add_parser("failed", help="failed runs with their error, newest first")
+    jfailed.add_argument("--limit", type=int, default=20, help="at most this many (1-1000)")
+    jfailed.add_argument("--json", action="store_true")
+    jretry = jsub.add_parser("retry", help="re-enqueue a failed or cancelled run (new run id)")
+    jretry.add_argument("run_id")
+    jretry.add_argument("--json", action="store_true")
 
 
 def _add_dataset_commands(sub: Any) -> None:
@@ -136,19 +161,35 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(admin.with_bus(lambda bus: _jobs(bus, args)))
     if args.command in ("ingest", "transforms", "datasets"):
         return asyncio.run(admin.with_bus(lambda bus: _datasets(bus, args)))
-    return asyncio.run(admin.with_bus(lambda bus: _dlq(bus, args)))
+    handler = {"agents": agents.run_agents, "ab": ab.run_ab, "learning": learning.run_learning}.get(
+        args.command, _dlq
+    )
+    return asyncio.run(admin.with_bus(lambda bus: handler(bus, args)))
 
 
 async def _jobs(bus: Bus, args: argparse.Namespace) -> int:
-    if args.command == "jobs" and args.jobs_command == "stats":
-        return await trainer.jobs_stats(bus, as_json=args.json)
-    if args.command == "jobs" and args.jobs_command == "cancel":
-        return await trainer.jobs_cancel(bus, args.run_id, reason=args.reason)
+    if args.command == "jobs" and args.jobs_command in ("stats", "cancel", "watch", "failed",
+                                                        "retry"):  # fmt: skip
+        return await _job_monitoring(bus, args)
+    if args.command == "jobs" and args.jobs_command == "report":
+        return await reports.jobs_report(bus, week=args.week, as_json=args.json)
     if args.command == "jobs" or args.scheduler_command == "run":
-        return await jobs.scheduler_run(bus, args.job)
+        return await jobs.scheduler_run(bus, args.job, config=args.config)
     if args.scheduler_command == "setup":
         return await jobs.scheduler_setup(bus)
     return await jobs.scheduler_status(bus, as_json=args.json)
+
+
+async def _job_monitoring(bus: Bus, args: argparse.Namespace) -> int:
+    if args.jobs_command == "stats":
+        return await trainer.jobs_stats(bus, as_json=args.json)
+    if args.jobs_command == "cancel":
+        return await trainer.jobs_cancel(bus, args.run_id, reason=args.reason)
+    if args.jobs_command == "watch":
+        return await jobs.jobs_watch(bus, args.run_id, as_json=args.json, timeout=args.timeout)
+    if args.jobs_command == "failed":
+        return await jobs.jobs_failed(bus, limit=args.limit, as_json=args.json)
+    return await jobs.jobs_retry(bus, args.run_id, as_json=args.json)
 
 
 async def _datasets(bus: Bus, args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ The trainer consumes the queues (its issue).
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 
 import msgspec
@@ -17,7 +18,15 @@ import msgspec
 from neuralbridge.core.schemas import Message
 from neuralbridge.core.topology import WorkSpec, work_spec
 
-__all__ = ["QUEUES", "JobRequest", "QueueSpec", "job_subject", "queue_work"]
+__all__ = [
+    "QUEUES",
+    "JobRequest",
+    "QueueSpec",
+    "job_subject",
+    "manual_run_id",
+    "queue_work",
+    "run_id_for",
+]
 
 
 class QueueSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -52,6 +61,25 @@ class JobRequest(Message, frozen=True, kw_only=True):
     requested_at: str
     timeout_seconds: Annotated[float, msgspec.Meta(gt=0)]
     config: dict[str, str | int | float | bool] = msgspec.field(default_factory=dict)
+
+
+_RUNS_NS = uuid.UUID("6b1d3f0e-9a53-5c2e-8f7d-7472756e7321")
+
+
+def run_id_for(request: JobRequest, msg_id: str | None, stream_seq: str = "") -> str:
+    """A run's stable id: per (job, tick) for scheduled runs, per message otherwise.
+
+    Every delivery of the same message, and every publish of the same tick,
+    maps to the same run; whoever published a manual run (``Nats-Msg-Id``) knows
+    its id before the trainer picks it up.
+    """
+    key = f"{request.job}@{request.tick}" if request.tick is not None else msg_id or stream_seq
+    return str(uuid.uuid5(_RUNS_NS, key))
+
+
+def manual_run_id(msg_id: str) -> str:
+    """The run id of a manual (tick-less) request published with ``Nats-Msg-Id = msg_id``."""
+    return str(uuid.uuid5(_RUNS_NS, msg_id))
 
 
 def job_subject(queue: str, job: str) -> str:

@@ -79,12 +79,19 @@ class ProxyRequest(Message, frozen=True, kw_only=True):
 
 
 class SourceRef(msgspec.Struct, frozen=True, kw_only=True):
-    """A retrieved passage the answer may cite as ``[source N]`` (N = position + 1)."""
+    """A retrieved passage the answer may cite as ``[source N]`` (N = position + 1).
+
+    ``collection`` and ``point_id`` name the Qdrant point it came from (the RAG
+    training reads the chunk's vector back); ``None`` in messages from before
+    they existed and for passages that did not come from Qdrant.
+    """
 
     document: str
     chunk_index: int
     score: float
     text: str
+    collection: str | None = None
+    point_id: str | None = None
 
 
 class GuardrailFinding(msgspec.Struct, frozen=True, kw_only=True):
@@ -159,3 +166,7 @@ class QueryLogged(Message, frozen=True, kw_only=True):
     latency_ms: float
     sources: list[SourceRef] = msgspec.field(default_factory=list)
     logged_at: float = 0.0
+    #: The A/B experiment and variant that shaped this answer, if any (``None``
+    #: in events from before experiments existed).
+    experiment: str | None = None
+    variant: str | None = None

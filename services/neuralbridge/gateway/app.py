@@ -27,6 +27,8 @@ from neuralbridge.gateway.routes import (
     datasets_router,
     feedback_router,
     healthz,
+    jobs_router,
+    learning_router,
     openai_router,
     proxy_router,
     proxy_stream,
@@ -63,6 +65,8 @@ def create_app(parts: GatewayParts) -> Litestar:
             openai_router,
             feedback_router,
             datasets_router,
+            jobs_router,
+            learning_router,
         ],
         dependencies={
             "proxy": provide(parts.proxy),

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import asyncpg
 import msgspec
@@ -24,7 +26,7 @@ from neuralbridge.messages.proxy import GuardrailFinding, SourceRef
 from neuralbridge.proxy_pipeline import metrics as m
 from neuralbridge.proxy_pipeline import store
 
-__all__ = ["CachedAnswer", "ResponseCache", "cache_key", "normalize_query"]
+__all__ = ["CachedAnswer", "MemoryPurge", "ResponseCache", "cache_key", "normalize_query"]
 
 _KEY_VERSION = 1
 
@@ -61,6 +63,15 @@ def cache_key(query: str, profile: LLMProfile, temperature: float | None, namesp
     return hashlib.sha256(msgspec.json.encode(parts)).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class MemoryPurge:
+    """What :meth:`ResponseCache.purge_memory` dropped; sizes are the entries' JSON bytes."""
+
+    entries_purged: int
+    size_before: int
+    size_after: int
+
+
 class ResponseCache:
     """Two-layer cache; see the module docstring.
 
@@ -69,12 +80,20 @@ class ResponseCache:
         max_size: Entries kept in memory (``CACHE_MAX_SIZE``), least recently used evicted.
         ttl: Seconds an entry lives (``CACHE_TTL_SECONDS``).
         enabled: ``CACHE_ENABLED``.
+        clock: Monotonic seconds for the memory layer's expiry (tests move it by hand).
     """
 
     def __init__(
-        self, pool: asyncpg.Pool, *, max_size: int, ttl: float, enabled: bool = True
+        self,
+        pool: asyncpg.Pool,
+        *,
+        max_size: int,
+        ttl: float,
+        enabled: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._pool = pool
+        self._clock = clock
         self._max_size = max_size
         self._ttl = ttl
         self.enabled = enabled
@@ -85,7 +104,7 @@ class ResponseCache:
         """The live entry for ``key``, from memory or PostgreSQL, or ``None``."""
         if not self.enabled:
             return None
-        now = time.monotonic()
+        now = self._clock()
         held = self._memory.get(key)
         if held is not None:
             expires, answer = held
@@ -110,17 +129,33 @@ class ResponseCache:
         """Store ``answer`` in both layers for ``ttl`` seconds."""
         if not self.enabled:
             return
-        self._remember(key, answer, time.monotonic() + self._ttl)
+        self._remember(key, answer, self._clock() + self._ttl)
         async with self._pool.acquire() as conn:
             await store.put_entry(conn, key, msgspec.json.encode(answer), self._ttl)
 
     async def sweep(self) -> int:
         """Drop expired entries from both layers; return how many rows were deleted."""
-        now = time.monotonic()
-        for key in [k for k, (expires, _) in self._memory.items() if expires <= now]:
-            del self._memory[key]
+        self.purge_memory()
         async with self._pool.acquire() as conn:
             return await store.delete_expired(conn)
+
+    def purge_memory(self) -> MemoryPurge:
+        """Drop the expired entries of the memory layer (seed 000's force purge)."""
+        now = self._clock()
+        before = sum(_size(answer) for _, answer in self._memory.values())
+        freed = 0
+        expired = [k for k, (expires, _) in self._memory.items() if expires <= now]
+        for key in expired:
+            freed += _size(self._memory.pop(key)[1])
+        m.CACHE_ENTRIES.set(len(self._memory))
+        return MemoryPurge(
+            entries_purged=len(expired), size_before=before, size_after=before - freed
+        )
+
+    async def delete_expired_rows(self) -> tuple[int, int]:
+        """Delete the expired rows of the persistent layer; return (rows, bytes of their JSON)."""
+        async with self._pool.acquire() as conn:
+            return await store.delete_expired_sized(conn)
 
     def _remember(self, key: str, answer: CachedAnswer, expires: float) -> None:
         self._memory[key] = (expires, answer)
@@ -128,3 +163,8 @@ class ResponseCache:
         while len(self._memory) > self._max_size:
             self._memory.popitem(last=False)
         m.CACHE_ENTRIES.set(len(self._memory))
+
+
+def _size(answer: CachedAnswer) -> int:
+    """Bytes of an entry's JSON: the measure of the memory layer's size."""
+    return len(msgspec.json.encode(answer))

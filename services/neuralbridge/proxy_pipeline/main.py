@@ -18,7 +18,11 @@ from neuralbridge.core.subjects import PROXY_SESSIONS_KV
 from neuralbridge.embedders import EmbedderProfile, EmbedderSettings, create_embedder
 from neuralbridge.llm import LLMConfigError, LLMProfile, LLMSettings, profile_from_env
 from neuralbridge.messages.proxy import ProxyRequest
+from neuralbridge.proxy_pipeline.adapters import QueryAdapters
+from neuralbridge.proxy_pipeline.answer_memory import AnswerMemory
 from neuralbridge.proxy_pipeline.cache import ResponseCache
+from neuralbridge.proxy_pipeline.cleanup import serve_cleanup
+from neuralbridge.proxy_pipeline.experiments import ExperimentBook
 from neuralbridge.proxy_pipeline.llms import LLMPool
 from neuralbridge.proxy_pipeline.pipeline import PipelineParts, ProxyHandler
 from neuralbridge.proxy_pipeline.retrieval import Retriever
@@ -63,18 +67,26 @@ async def main(deps: Deps[ProxyPipelineSettings], stop: asyncio.Event) -> None:
             session, load_settings(LLMSettings, deps.env), deps.env,
             primary=primary, fallback=fallback,
         )  # fmt: skip
+        adapters = await QueryAdapters.start(deps.bus.js, s.rag_collection)
+        experiments = await ExperimentBook.start(deps.bus.js)
+        answer_memory = await AnswerMemory.start(
+            deps.bus.js, embedder=embedder, embedder_identity=embedder_profile.cache_identity
+        )
         retriever = Retriever(
             embedder, deps.qdrant, collection=s.rag_collection, top_k=s.rag_top_k,
             score_threshold=s.rag_score_threshold,
+            adapters=adapters,
         )  # fmt: skip
         parts = PipelineParts(
             bus=deps.bus, cache=cache, retriever=retriever, sessions=sessions, llms=llms,
-            settings=s, max_deliver=work.max_deliver,
+            settings=s, max_deliver=work.max_deliver, experiments=experiments,
+            answer_memory=answer_memory,
         )  # fmt: skip
         runner = JobRunner(
             deps.bus, work, ProxyRequest, ProxyHandler(parts),
             concurrency=s.proxy_concurrency, grace=s.shutdown_grace_seconds,
         )  # fmt: skip
+        cleanup = await serve_cleanup(deps.bus, cache)
         sweeper = asyncio.create_task(_sweep(cache))
         log.info("proxy_pipeline_ready", provider=primary.provider, model=primary.model,
                  fallback=fallback.provider if fallback else None,
@@ -82,7 +94,12 @@ async def main(deps: Deps[ProxyPipelineSettings], stop: asyncio.Event) -> None:
         try:
             await runner.run(stop)
         finally:
+            for sub in cleanup:
+                await sub.unsubscribe()
             sweeper.cancel()
+            await adapters.close()
+            await experiments.close()
+            await answer_memory.close()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
 

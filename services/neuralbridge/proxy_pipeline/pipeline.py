@@ -18,6 +18,7 @@ import contextlib
 import time
 from dataclasses import dataclass
 
+import msgspec
 import structlog
 
 from neuralbridge.core.bus import Bus
@@ -33,8 +34,10 @@ from neuralbridge.messages.proxy import (
     SourceRef,
 )
 from neuralbridge.proxy_pipeline import metrics as m
+from neuralbridge.proxy_pipeline.answer_memory import AnswerMemory
 from neuralbridge.proxy_pipeline.cache import CachedAnswer, ResponseCache, cache_key
 from neuralbridge.proxy_pipeline.errors import DeadlineExceeded, RequestRefused
+from neuralbridge.proxy_pipeline.experiments import Assignment, ExperimentBook
 from neuralbridge.proxy_pipeline.generation import Generator
 from neuralbridge.proxy_pipeline.guard import screen_query
 from neuralbridge.proxy_pipeline.llms import LLMPool
@@ -62,6 +65,8 @@ class PipelineParts:
     llms: LLMPool
     settings: ProxyPipelineSettings
     max_deliver: int
+    experiments: ExperimentBook | None = None
+    answer_memory: AnswerMemory | None = None
 
 
 class ProxyHandler:
@@ -71,8 +76,9 @@ class ProxyHandler:
         self._p = parts
         s = parts.settings
         self._generator = Generator(
-            self._p.llms, threshold=s.confidence_threshold, ungrounded=s.ungrounded_confidence
-        )
+            self._p.llms, threshold=s.confidence_threshold, ungrounded=s.ungrounded_confidence,
+            memory=parts.answer_memory,
+        )  # fmt: skip
 
     async def __call__(self, request: ProxyRequest, ctx: JobContext) -> None:
         started = time.monotonic()
@@ -81,8 +87,10 @@ class ProxyHandler:
         try:
             if ctx.deliveries > 1 and request.stream:
                 await replier.reset(always=True)
-            answer, question = await self._answer_in_time(request, replier, started)
-            await self._after_answer(request, question, answer)
+            ab = self._p.experiments.assign(request) if self._p.experiments else None
+            routed = ab.apply(request) if ab else request
+            answer, question = await self._answer_in_time(routed, replier, started, ab)
+            await self._after_answer(request, question, answer, ab)
         except RequestRefused as exc:
             await self._refuse(replier, exc)
         except Exception as exc:
@@ -91,7 +99,7 @@ class ProxyHandler:
             structlog.contextvars.unbind_contextvars("request_id")
 
     async def _answer_in_time(
-        self, request: ProxyRequest, replier: Replier, started: float
+        self, request: ProxyRequest, replier: Replier, started: float, ab: Assignment | None
     ) -> tuple[ProxyAnswer, str]:
         """:meth:`_answer` under the request's deadline."""
         remaining = request.deadline - time.time()
@@ -99,12 +107,12 @@ class ProxyHandler:
             raise DeadlineExceeded("the request's deadline passed before it was processed")
         try:
             async with asyncio.timeout(remaining):
-                return await self._answer(request, replier, started)
+                return await self._answer(request, replier, started, ab)
         except TimeoutError:
             raise DeadlineExceeded("the request's deadline passed while answering") from None
 
     async def _answer(
-        self, request: ProxyRequest, replier: Replier, started: float
+        self, request: ProxyRequest, replier: Replier, started: float, ab: Assignment | None
     ) -> tuple[ProxyAnswer, str]:
         """Reply with the answer; return it and the redacted question."""
         s = self._p.settings
@@ -117,11 +125,13 @@ class ProxyHandler:
             profile = self._p.llms.profile_for(request)
         except LLMConfigError as exc:
             raise RequestRefused(str(exc), error_class=exc.error_class) from None
-        key = cache_key(screened.text, profile, request.temperature, s.cache_namespace)
+        namespace = ab.cache_namespace(s.cache_namespace) if ab else s.cache_namespace
+        namespace += self._p.retriever.knowledge_tag
+        key = cache_key(screened.text, profile, request.temperature, namespace)
         with m.stage("cache"):
             hit = await self._p.cache.get(key)
         if hit is None:
-            hit = await self._generate(request, screened.text, profile, replier)
+            hit = await self._generate(request, screened.text, profile, replier, ab)
             if hit.confidence >= s.confidence_threshold:
                 await self._p.cache.put(key, hit)
             cached = False
@@ -135,16 +145,24 @@ class ProxyHandler:
         return answer, screened.text
 
     async def _generate(
-        self, request: ProxyRequest, question: str, profile: LLMProfile, replier: Replier
+        self,
+        request: ProxyRequest,
+        question: str,
+        profile: LLMProfile,
+        replier: Replier,
+        ab: Assignment | None = None,
     ) -> CachedAnswer:
         with m.stage("retrieval"):
             sources = await self._p.retriever.search(question)
         with m.stage("session"):
             history = await self._p.sessions.history(request.session_id)
         chat = build_request(question, sources, history, temperature=request.temperature)
+        if ab is not None:
+            chat = ab.instruct(chat)
         generated = await self._generator.generate(
-            profile, chat, [src.text for src in sources], replier if request.stream else None
-        )
+            profile, chat, [src.text for src in sources], replier if request.stream else None,
+            question=question,
+        )  # fmt: skip
         return CachedAnswer(
             answer=generated.assessment.text,
             sources=[_excerpt(src) for src in sources],
@@ -157,7 +175,11 @@ class ProxyHandler:
         )
 
     async def _after_answer(
-        self, request: ProxyRequest, question: str, answer: ProxyAnswer
+        self,
+        request: ProxyRequest,
+        question: str,
+        answer: ProxyAnswer,
+        ab: Assignment | None = None,
     ) -> None:
         """Metrics, the session turn and the query-log event (the answer is already sent).
 
@@ -177,6 +199,8 @@ class ProxyHandler:
                 confidence=answer.confidence, fallback_used=answer.fallback_used,
                 fallback_reason=answer.fallback_reason, cached=answer.cached,
                 latency_ms=answer.latency_ms, sources=answer.sources, logged_at=time.time(),
+                experiment=ab.experiment.id if ab else None,
+                variant=ab.variant.name if ab else None,
             )  # fmt: skip
             subject = query_log_subject(request.request_id)
             await self._p.bus.publish(subject, event, msg_id=f"query-log:{request.request_id}")
@@ -209,9 +233,7 @@ def _excerpt(source: SourceRef) -> SourceRef:
     if len(source.text) <= _EXCERPT_CHARS:
         return source
     text = source.text[:_EXCERPT_CHARS].rsplit(" ", 1)[0] + "…"
-    return SourceRef(
-        document=source.document, chunk_index=source.chunk_index, score=source.score, text=text
-    )
+    return msgspec.structs.replace(source, text=text)  # keeps collection and point_id
 
 
 def _answer(

@@ -4,6 +4,9 @@ The query embedder must be the one that embedded the collection (by default
 both are the local all-MiniLM-L6-v2). Hits below ``RAG_SCORE_THRESHOLD`` are
 dropped; at most ``RAG_TOP_K`` are kept. A payload is read the way the
 dataset-transform worker writes it (``text``, ``source_file``, ``chunk_index``).
+When the collection has an active query adapter (:mod:`.adapters`), the query
+vector is adapted before the search; every source names its collection and
+point id, so the RAG training can read the chunk's vector back.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from qdrant_client import AsyncQdrantClient
 
 from neuralbridge.embedders import Embedder
 from neuralbridge.messages.proxy import SourceRef
+from neuralbridge.proxy_pipeline.adapters import QueryAdapters
 from neuralbridge.vectors import SearchHit, search_points
 
 __all__ = ["Retriever"]
@@ -28,24 +32,36 @@ class Retriever:
         collection: str,
         top_k: int,
         score_threshold: float,
+        adapters: QueryAdapters | None = None,
     ) -> None:
-        self._embedder, self._qdrant = embedder, qdrant
+        self._embedder, self._qdrant, self._adapters = embedder, qdrant, adapters
         self._collection, self._top_k, self._threshold = collection, top_k, score_threshold
+
+    @property
+    def knowledge_tag(self) -> str:
+        """What besides the collection decides retrieval: the active query adapter.
+
+        Part of the cache key, so answers retrieved before an adapter was
+        activated (or rolled back) are not served after it.
+        """
+        version = None if self._adapters is None else self._adapters.version
+        return "" if version is None else f"|rag-adapter-v{version}"
 
     async def search(self, query: str) -> list[SourceRef]:
         """The best passages for ``query`` (redacted text only), best first."""
         vectors = await self._embedder.embed([query], kind="query")
+        vector = vectors[0] if self._adapters is None else self._adapters.apply(vectors[0])
         hits = await search_points(
             self._qdrant,
             self._collection,
-            vectors[0],
+            vector,
             limit=self._top_k,
             score_threshold=self._threshold,
         )
-        return [_source(hit) for hit in hits if hit.payload.get("text")]
+        return [_source(hit, self._collection) for hit in hits if hit.payload.get("text")]
 
 
-def _source(hit: SearchHit) -> SourceRef:
+def _source(hit: SearchHit, collection: str) -> SourceRef:
     payload = hit.payload
     document = payload.get("source_file") or payload.get("title") or payload.get("dataset") or ""
     return SourceRef(
@@ -53,4 +69,6 @@ def _source(hit: SearchHit) -> SourceRef:
         chunk_index=int(payload.get("chunk_index") or 0),
         score=round(hit.score, 4),
         text=str(payload["text"]),
+        collection=collection,
+        point_id=hit.id,
     )

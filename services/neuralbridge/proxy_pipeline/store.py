@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["delete_expired", "get_entry", "put_entry"]
+__all__ = ["delete_expired", "delete_expired_sized", "get_entry", "put_entry"]
 
 
 async def get_entry(conn: Any, key: str) -> tuple[bytes, float] | None:
@@ -43,3 +43,13 @@ async def delete_expired(conn: Any) -> int:
     """Delete expired entries; return how many."""
     status: str = await conn.execute("DELETE FROM response_cache WHERE expires_at <= now()")
     return int(status.rsplit(" ", 1)[-1])
+
+
+async def delete_expired_sized(conn: Any) -> tuple[int, int]:
+    """Delete expired entries; return how many and the bytes of their JSON text."""
+    row = await conn.fetchrow(
+        "WITH gone AS (DELETE FROM response_cache WHERE expires_at <= now()"
+        " RETURNING octet_length(answer::text) AS size)"
+        " SELECT count(*) AS entries, coalesce(sum(size), 0)::bigint AS bytes FROM gone"
+    )
+    return int(row["entries"]), int(row["bytes"])

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 from croniter import croniter
 
-__all__ = ["MANUAL_ALIASES", "SEED_SCHEDULES", "Schedule", "resolve_job"]
+__all__ = ["MANUAL_ALIASES", "ON_DEMAND_JOBS", "SEED_SCHEDULES", "Schedule", "resolve_job"]
 
 HOUR = 3600.0
 
@@ -68,6 +68,16 @@ SEED_SCHEDULES: tuple[Schedule, ...] = (
     Schedule(name="learning_report", cron="0 9 * * 1", queue="learning", timeout_seconds=600),
 )
 
+#: Jobs with no schedule of their own, run by hand (``nb jobs run fine_tune --config …``)
+#: or enqueued by another job (the analysis enqueues fine_tune and distillation; an
+#: agent's last document enqueues agent_training). Their ``cron`` is empty: the
+#: scheduler never ticks them.
+ON_DEMAND_JOBS: tuple[Schedule, ...] = (
+    Schedule(name="fine_tune", cron="", queue="training", timeout_seconds=2 * HOUR),
+    Schedule(name="distillation", cron="", queue="training", timeout_seconds=2 * HOUR),
+    Schedule(name="agent_training", cron="", queue="training", timeout_seconds=2 * HOUR),
+)
+
 #: Seed 001's manual-execution names (``python -m server.learning_jobs <name>``).
 MANUAL_ALIASES = {
     "optimize_prompts": "prompt_optimization",
@@ -78,8 +88,10 @@ MANUAL_ALIASES = {
 }
 
 
-def resolve_job(name: str, schedules: tuple[Schedule, ...] = SEED_SCHEDULES) -> Schedule:
-    """The schedule for a job or seed-001 alias.
+def resolve_job(
+    name: str, schedules: tuple[Schedule, ...] = SEED_SCHEDULES + ON_DEMAND_JOBS
+) -> Schedule:
+    """The schedule (or on-demand entry) for a job or seed-001 alias.
 
     Raises:
         KeyError: with the known names, when ``name`` is neither.

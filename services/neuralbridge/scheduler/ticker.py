@@ -151,7 +151,9 @@ def _ticks_between(schedule: Schedule, last: datetime, due: datetime, tz: ZoneIn
     return count
 
 
-async def enqueue_now(bus: Bus, schedule: Schedule, *, config: dict[str, str] | None = None) -> str:
+async def enqueue_now(
+    bus: Bus, schedule: Schedule, *, config: dict[str, str | int | float | bool] | None = None
+) -> str:
     """Enqueue one manual run; return its message id."""
     now = datetime.now(UTC)
     msg_id = f"manual:{schedule.name}:{now.isoformat()}"

@@ -25,8 +25,8 @@ from neuralbridge.core.pull import PullFeed
 from neuralbridge.core.schemas import decode
 from neuralbridge.messages.proxy import QueryLogged
 from neuralbridge.messages.training import FeedbackGiven
+from neuralbridge.trainer import experiments, rag_store, store
 from neuralbridge.trainer import metrics as m
-from neuralbridge.trainer import store
 from neuralbridge.trainer.topology import (
     FEEDBACK_FEED,
     QUERY_LOGS_FEED,
@@ -95,12 +95,23 @@ class EventIngester:
 
 
 def query_log_ingester(bus: Bus, pool: asyncpg.Pool) -> EventIngester:
-    """QUERY_LOGS → ``query_logs``; an event without ``logged_at`` is dated on arrival."""
+    """QUERY_LOGS → ``query_logs`` (with its A/B experiment and variant, if any).
+
+    An event without ``logged_at`` is dated on arrival.
+    """
 
     async def store_query_log(body: bytes) -> bool:
         event = decode(body, QueryLogged)
         at = event.logged_at or datetime.now(UTC).timestamp()
-        return await store.insert_query_log(pool, event, datetime.fromtimestamp(at, UTC))
+        stored = await store.insert_query_log(pool, event, datetime.fromtimestamp(at, UTC))
+        if event.experiment is not None and event.variant is not None:
+            # after the insert, and idempotent: a redelivery completes a half-stored event
+            await experiments.record_assignment(
+                pool, event.request_id, event.experiment, event.variant
+            )
+        if event.sources:  # what the answer was given, for the RAG training (idempotent too)
+            await rag_store.set_query_sources(pool, event.request_id, event.sources)
+        return stored
 
     return EventIngester(bus, QUERY_LOGS_FEED, store_query_log)
 

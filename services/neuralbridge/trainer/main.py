@@ -13,9 +13,16 @@ from neuralbridge.core.runner import JobRunner
 from neuralbridge.core.service import Deps, ServiceMain, ServiceSpec
 from neuralbridge.messages.jobs import QUEUES, JobRequest, queue_work
 from neuralbridge.trainer import metrics as m
+from neuralbridge.trainer.agent_learning import execution_runner
+from neuralbridge.trainer.agent_requests import serve_agents
+from neuralbridge.trainer.agents import agents_root
 from neuralbridge.trainer.dispatcher import Dispatcher
+from neuralbridge.trainer.distillation import distillation_job
+from neuralbridge.trainer.experiment_requests import serve_experiments
 from neuralbridge.trainer.ingest import feedback_ingester, query_log_ingester
+from neuralbridge.trainer.prompt_optimization import prompt_optimization_job
 from neuralbridge.trainer.queries import serve_queries
+from neuralbridge.trainer.rag_training import rag_training_job
 from neuralbridge.trainer.registry import build_registry
 from neuralbridge.trainer.runs import Clock, JobDef
 from neuralbridge.trainer.settings import TrainerSettings
@@ -37,11 +44,20 @@ def make_main(
     *, clock: Clock = _utc_now, extra_jobs: Iterable[JobDef] = ()
 ) -> ServiceMain[TrainerSettings]:
     """The service's main; tests inject a clock and extra jobs."""
-    registry = build_registry(extra_jobs)
+    extra = tuple(extra_jobs)
 
     async def main(deps: Deps[TrainerSettings], stop: asyncio.Event) -> None:
         """Consume every queue and the event streams until ``stop`` is set."""
         s = deps.settings
+        # Jobs that need the service's clients are bound here; tests' extra jobs still win.
+        registry = build_registry(
+            (
+                rag_training_job(deps.qdrant, deps.env),
+                prompt_optimization_job(deps.env),
+                distillation_job(deps.env),
+                *extra,
+            )
+        )
         await declare_all(deps.bus.js)
         board = await RunBoard.open(deps.bus)
         runners = []
@@ -61,11 +77,15 @@ def make_main(
                     grace=s.shutdown_grace_seconds,
                 )
             )
+        # agent executions (prompt_optimization's input): a work stream with a DLQ
+        runners.append(execution_runner(deps.bus, deps.pool, grace=s.shutdown_grace_seconds))
         ingesters = (
             query_log_ingester(deps.bus, deps.pool),
             feedback_ingester(deps.bus, deps.pool),
         )
         queries = await serve_queries(deps.bus, deps.pool)
+        queries += await serve_agents(deps.bus, deps.pool, s, clock, agents_root(s))
+        queries += await serve_experiments(deps.bus, deps.pool, clock)
         m.TRAINER_READY.set(1)
         try:
             await asyncio.gather(*(r.run(stop) for r in runners), *(i.run(stop) for i in ingesters))

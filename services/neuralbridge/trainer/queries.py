@@ -3,6 +3,13 @@
 ``trainer.query.stats`` → :class:`JobStatsReply` (seed 000's ``get_job_stats``):
 runs by status, per-queue average duration and success rate of finished runs,
 the 10 most recent failures, and the training-queue runs pending or running.
+``trainer.query.report`` :class:`LearningReportQuery` → :class:`LearningReportReply`
+(the stored weekly learning report, :mod:`neuralbridge.trainer.report`).
+``trainer.query.failed`` :class:`FailedRunsQuery` → :class:`FailedRunsReply` and
+``trainer.command.retry`` :class:`RetryRun` → :class:`RetryReply` (failed runs and
+retrying one by hand, :mod:`neuralbridge.trainer.retries`).
+``trainer.query.learning_examples`` and ``trainer.command.review_example``: agents'
+learning examples (:mod:`neuralbridge.trainer.agent_learning`).
 """
 
 from __future__ import annotations
@@ -13,16 +20,25 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from neuralbridge.core.bus import Bus
-from neuralbridge.core.schemas import encode
-from neuralbridge.core.subjects import TRAINER_QUERY_SUBJECT
+from neuralbridge.core.errors import PayloadError
+from neuralbridge.core.schemas import decode, encode
+from neuralbridge.core.subjects import TRAINER_COMMAND_SUBJECT, TRAINER_QUERY_SUBJECT
 from neuralbridge.messages.training import (
     RUN_STATUSES,
     FailedRun,
+    FailedRunsQuery,
+    FailedRunsReply,
     JobRunState,
     JobStatsReply,
     QueuePerformance,
+    RetryReply,
+    RetryRun,
 )
+from neuralbridge.trainer.agent_learning import serve_learning_examples
 from neuralbridge.trainer.recovery import TRAINING_QUEUE
+from neuralbridge.trainer.report import answer_report_query
+from neuralbridge.trainer.retries import failed_runs, retry_run
+from neuralbridge.trainer.state import RunBoard
 
 __all__ = ["job_stats", "serve_queries"]
 
@@ -30,12 +46,40 @@ log = structlog.get_logger()
 
 
 async def serve_queries(bus: Bus, pool: asyncpg.Pool) -> list[Subscription]:
-    """Answer stats requests (a queue group: one replica answers each)."""
+    """Answer queries and commands (a queue group: one replica answers each)."""
 
     async def on_stats(msg: Msg) -> None:
         await msg.respond(encode(await job_stats(pool)))
 
-    return [await bus.nc.subscribe(f"{TRAINER_QUERY_SUBJECT}.stats", queue="trainer", cb=on_stats)]
+    async def on_report(msg: Msg) -> None:
+        await msg.respond(encode(await answer_report_query(pool, msg.data)))
+
+    board = await RunBoard.open(bus)
+
+    async def on_failed(msg: Msg) -> None:
+        try:
+            query = decode(msg.data or b"{}", FailedRunsQuery)
+        except PayloadError as exc:
+            await msg.respond(encode(FailedRunsReply(runs=[], error=str(exc))))
+            return
+        await msg.respond(encode(FailedRunsReply(runs=await failed_runs(pool, query.limit))))
+
+    async def on_retry(msg: Msg) -> None:
+        try:
+            command = decode(msg.data, RetryRun)
+        except PayloadError as exc:
+            reply = RetryReply(run_id="", code="invalid_request", error=str(exc))
+        else:
+            reply = await retry_run(pool, bus, board, command.run_id)
+        await msg.respond(encode(reply))
+
+    return [
+        await bus.nc.subscribe(f"{TRAINER_QUERY_SUBJECT}.failed", queue="trainer", cb=on_failed),
+        await bus.nc.subscribe(f"{TRAINER_COMMAND_SUBJECT}.retry", queue="trainer", cb=on_retry),
+        await bus.nc.subscribe(f"{TRAINER_QUERY_SUBJECT}.stats", queue="trainer", cb=on_stats),
+        await bus.nc.subscribe(f"{TRAINER_QUERY_SUBJECT}.report", queue="trainer", cb=on_report),
+        *await serve_learning_examples(bus, pool),  # nb learning examples list|approve|reject
+    ]
 
 
 async def job_stats(pool: asyncpg.Pool, *, failures: int = 10) -> JobStatsReply:

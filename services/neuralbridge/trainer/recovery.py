@@ -10,7 +10,7 @@
 
 A retry on the queue's last allowed delivery goes to the DLQ instead (the
 runner does that); the run is then recorded ``failed``. A failed training
-run is re-run by hand with ``nb jobs run <job>``.
+run is re-run by hand with ``nb jobs retry <run id>`` (or ``nb jobs run <job>``).
 """
 
 from __future__ import annotations

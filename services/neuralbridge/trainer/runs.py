@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from neuralbridge.core.bus import Bus
-from neuralbridge.messages.jobs import JobRequest
+from neuralbridge.messages.jobs import JobRequest, run_id_for
 from neuralbridge.messages.training import JobRunState, RunStatus
 from neuralbridge.trainer import store
 from neuralbridge.trainer.errors import CancelRequestedError
@@ -22,18 +21,6 @@ __all__ = ["Clock", "JobDef", "JobFn", "RunContext", "run_id_for"]
 
 Clock = Callable[[], datetime]
 JobFn = Callable[["RunContext"], Awaitable[dict[str, Any]]]
-
-_RUNS_NS = uuid.UUID("6b1d3f0e-9a53-5c2e-8f7d-7472756e7321")
-
-
-def run_id_for(request: JobRequest, msg_id: str | None, stream_seq: str) -> str:
-    """A stable id: per (job, tick) for scheduled runs, per message otherwise.
-
-    Every delivery of the same message, and every publish of the same tick,
-    maps to the same run.
-    """
-    key = f"{request.job}@{request.tick}" if request.tick is not None else msg_id or stream_seq
-    return str(uuid.uuid5(_RUNS_NS, key))
 
 
 @dataclass(frozen=True, slots=True)

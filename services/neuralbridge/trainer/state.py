@@ -1,5 +1,12 @@
 """Live state in KV: each run under its id (``trainer_runs``), each job's last
 outcome under its name (``job_results``), cancellation flags (``trainer_cancels``).
+
+Every run state stored is also published, in the order stored, on
+``trainer.events.<run id>.progress`` (a running run's progress report: running
+with a ``step``; only :meth:`RunContext.progress` sets one) or
+``trainer.events.<run id>.status`` (every other change) in stream
+``TRAINER_EVENTS``. KV stays the live state: an event that cannot be published
+is logged, and the run goes on.
 """
 
 from __future__ import annotations
@@ -7,15 +14,24 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import msgspec
+import structlog
+from nats.errors import Error as NatsError
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.schemas import encode
-from neuralbridge.core.subjects import JOB_RESULTS_KV, TRAINER_CANCELS_KV, TRAINER_RUNS_KV
+from neuralbridge.core.subjects import (
+    JOB_RESULTS_KV,
+    TRAINER_CANCELS_KV,
+    TRAINER_RUNS_KV,
+    trainer_event_subject,
+)
 from neuralbridge.messages.training import JobOutcome, JobRunState
 
-__all__ = ["RunBoard", "now_iso"]
+__all__ = ["RunBoard", "event_kind", "now_iso"]
+
+log = structlog.get_logger()
 
 
 def now_iso() -> str:
@@ -23,11 +39,23 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-class RunBoard:
-    """Write run state and outcomes; read cancellation flags."""
+def event_kind(state: JobRunState) -> str:
+    """``progress`` for a running run's progress report, else ``status``."""
+    return "progress" if state.status == "running" and state.step is not None else "status"
 
-    def __init__(self, runs: KeyValue, results: KeyValue, cancels: KeyValue) -> None:
+
+class RunBoard:
+    """Write run state and outcomes (publishing each state as an event); read cancel flags."""
+
+    def __init__(
+        self,
+        runs: KeyValue,
+        results: KeyValue,
+        cancels: KeyValue,
+        events: Bus | None = None,
+    ) -> None:
         self._runs, self._results, self._cancels = runs, results, cancels
+        self._events = events
 
     @classmethod
     async def open(cls, bus: Bus) -> RunBoard:
@@ -37,12 +65,22 @@ class RunBoard:
             await js.key_value(TRAINER_RUNS_KV),
             await js.key_value(JOB_RESULTS_KV),
             await js.key_value(TRAINER_CANCELS_KV),
+            bus,
         )
 
     async def run(self, state: JobRunState) -> None:
-        """Store a run's live state."""
+        """Store a run's live state, then publish it as an event."""
         stamped = msgspec.structs.replace(state, updated_at=now_iso())
-        await self._runs.put(state.run_id, encode(stamped))
+        data = encode(stamped)
+        await self._runs.put(state.run_id, data)
+        if self._events is None:
+            return
+        subject = trainer_event_subject(state.run_id, event_kind(stamped))
+        try:
+            await self._events.publish(subject, data)
+        except (NatsError, TimeoutError) as exc:
+            log.warning("run_event_not_published", run_id=state.run_id, status=state.status,
+                        error_type=type(exc).__name__)  # fmt: skip
 
     async def outcome(self, outcome: JobOutcome) -> None:
         """Store a job's last outcome (``nb scheduler status`` shows its status)."""

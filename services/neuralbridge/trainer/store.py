@@ -51,14 +51,15 @@ async def start_run(pool: asyncpg.Pool, run_id: str, request: JobRequest, attemp
     """Create the run (or take up a retried one) as ``running``, attempt ``attempt``."""
     await pool.execute(
         """
-        INSERT INTO job_runs (id, job, queue, trigger, tick, status, config, attempt, started_at)
-        VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, now())
+        INSERT INTO job_runs (id, job, queue, trigger, tick, status, config, attempt, started_at,
+                              timeout_seconds)
+        VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, now(), $8)
         ON CONFLICT (id) DO UPDATE
             SET status = 'running', attempt = EXCLUDED.attempt, started_at = now(),
                 error_message = NULL
         """,
         run_id, request.job, request.queue, request.trigger, request.tick,
-        json.dumps(request.config), attempt,
+        json.dumps(request.config), attempt, request.timeout_seconds,
     )  # fmt: skip
 
 

@@ -1,5 +1,7 @@
 """The trainer's bus contract: every queue's work stream, the event streams it
-ingests (QUERY_LOGS, FEEDBACK) with its durable consumers, and its KV buckets.
+ingests (QUERY_LOGS, FEEDBACK) with its durable consumers, the AGENT_EXECUTIONS work
+stream (declared by its runner), the stream of its run events (TRAINER_EVENTS), and
+its KV buckets.
 
 QUERY_LOGS belongs to the proxy pipeline: the trainer creates it (with the
 pipeline's settings) only when it does not exist yet, and never updates it.
@@ -11,25 +13,52 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 
 from neuralbridge.core.subjects import (
+    AB_EXPERIMENTS_KV,
+    AGENT_EXECUTIONS_CONSUMER,
+    AGENT_EXECUTIONS_STREAM,
+    AGENT_EXECUTIONS_SUBJECTS,
+    AGENT_UPLOADS_OBJECT_STORE,
+    ANSWER_MEMORY_KV,
+    ANSWER_MEMORY_OBJECT_STORE,
     FEEDBACK_STREAM,
     FEEDBACK_SUBJECTS,
     JOB_RESULTS_KV,
     QUERY_LOGS_STREAM,
     QUERY_LOGS_SUBJECTS,
     TRAINER_CANCELS_KV,
+    TRAINER_EVENTS_STREAM,
+    TRAINER_EVENTS_SUBJECTS,
     TRAINER_FEEDBACK_CONSUMER,
     TRAINER_QUERY_LOGS_CONSUMER,
     TRAINER_RUNS_KV,
 )
-from neuralbridge.core.topology import DAY, KVSpec, StreamSpec, declare_kv, declare_stream
+from neuralbridge.core.topology import (
+    DAY,
+    KVSpec,
+    StreamSpec,
+    WorkSpec,
+    declare_kv,
+    declare_object_store,
+    declare_stream,
+    work_spec,
+)
 
-__all__ = ["EVENT_FEEDS", "EventFeedSpec", "declare_all"]
+__all__ = ["AGENT_EXECUTIONS_WORK", "EVENT_FEEDS", "EventFeedSpec", "declare_all"]
 
 #: The proxy pipeline's retention of QUERY_LOGS (proxy_pipeline/topology.py).
 QUERY_LOGS_MAX_AGE = 90 * DAY
 #: FEEDBACK is the trainer's; the gateway creates it with this same age when it
 #: starts first (gateway/topology.py), so the two must stay equal.
 FEEDBACK_MAX_AGE = 365 * DAY
+#: Run events are for watching runs live and shortly after; KV keeps the last state longer.
+TRAINER_EVENTS_MAX_AGE = 7 * DAY
+#: Agent executions reported by applications (prompt_optimization's input): a work stream
+#: with a DLQ, consumed by the shared JobRunner (its runner declares it). Stored executions
+#: live in the trainer's table; the stream only carries them there.
+AGENT_EXECUTIONS_WORK: WorkSpec = work_spec(
+    AGENT_EXECUTIONS_STREAM, AGENT_EXECUTIONS_SUBJECTS, AGENT_EXECUTIONS_CONSUMER,
+    ack_wait=30.0, backoff=(5.0, 30.0, 120.0), max_deliver=4, duplicate_window=600.0,
+)  # fmt: skip
 
 
 class EventFeedSpec:
@@ -62,9 +91,24 @@ async def declare_all(js: JetStreamContext) -> None:
     )
     for feed in EVENT_FEEDS:
         await declare_feed_consumer(js, feed)
+    await declare_stream(
+        js,
+        StreamSpec(
+            name=TRAINER_EVENTS_STREAM,
+            subjects=TRAINER_EVENTS_SUBJECTS,
+            max_age=TRAINER_EVENTS_MAX_AGE,
+        ),
+    )
     await declare_kv(js, KVSpec(bucket=TRAINER_RUNS_KV, history=1, ttl=30 * DAY))
     await declare_kv(js, KVSpec(bucket=JOB_RESULTS_KV, history=1))
     await declare_kv(js, KVSpec(bucket=TRAINER_CANCELS_KV, history=1, ttl=7 * DAY))
+    await declare_object_store(js, AGENT_UPLOADS_OBJECT_STORE)  # nb agents upload
+    # A/B experiments by id; the proxy pipeline declares it the same way when it starts first.
+    await declare_kv(js, KVSpec(bucket=AB_EXPERIMENTS_KV, history=1))
+    # The active answer memory (distillation) and its artifacts; the proxy pipeline declares
+    # them the same way (distillation_publish, proxy_pipeline/answer_memory).
+    await declare_kv(js, KVSpec(bucket=ANSWER_MEMORY_KV, history=5))
+    await declare_object_store(js, ANSWER_MEMORY_OBJECT_STORE)
 
 
 async def declare_feed_consumer(js: JetStreamContext, feed: EventFeedSpec) -> None:

@@ -2,6 +2,8 @@
 
 from neuralbridge.gateway.routes.datasets import datasets_router
 from neuralbridge.gateway.routes.feedback import feedback_router
+from neuralbridge.gateway.routes.jobs import jobs_router
+from neuralbridge.gateway.routes.learning import learning_router
 from neuralbridge.gateway.routes.openai import openai_router
 from neuralbridge.gateway.routes.probes import healthz, readyz
 from neuralbridge.gateway.routes.proxy import proxy_router
@@ -11,6 +13,8 @@ __all__ = [
     "datasets_router",
     "feedback_router",
     "healthz",
+    "jobs_router",
+    "learning_router",
     "openai_router",
     "proxy_router",
     "proxy_stream",

@@ -1,0 +1,195 @@
+"""Job monitoring over HTTP: what ``nb jobs stats|failed|watch|retry|cancel`` do.
+
+The gateway holds no job logic and reads no trainer table: statistics and
+failed runs are requests the trainer answers (``trainer.query.stats``,
+``trainer.query.failed``), a retry is ``trainer.command.retry``, a run's live
+state is its key in KV ``trainer_runs``, and a cancellation is a key in KV
+``trainer_cancels`` (the run stops at its next progress step).
+
+* ``GET /api/jobs/stats`` — seed 000's ``get_job_stats`` (:class:`JobStatsReply`).
+* ``GET /api/jobs/failed?limit=20`` — failed runs with their error, newest first.
+* ``GET /api/jobs/{run_id}`` — the run's live state (:class:`JobRunState`).
+* ``POST /api/jobs/{run_id}/retry`` — 202 with the new run's id.
+* ``POST /api/jobs/{run_id}/cancel?reason=...`` — 202; the run ends ``cancelled``.
+
+An unknown run id is 404 naming it; a run that cannot be retried or cancelled
+in its current status is 409 saying why; no trainer subscribed is 503, a
+trainer that does not answer in time 504.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, TypeVar
+
+import msgspec
+from litestar import Router, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, Parameter
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError
+from nats.js.kv import KeyValue
+
+from neuralbridge.cli.jobs import TrainerUnavailableError, ask_trainer
+from neuralbridge.core.bus import Bus
+from neuralbridge.core.schemas import Message, decode
+from neuralbridge.core.subjects import (
+    TRAINER_CANCELS_KV,
+    TRAINER_COMMAND_SUBJECT,
+    TRAINER_QUERY_SUBJECT,
+    TRAINER_RUNS_KV,
+)
+from neuralbridge.gateway.access import require_caller
+from neuralbridge.gateway.errors import (
+    GatewayError,
+    InvalidRequestError,
+    UnknownRequestError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+from neuralbridge.messages.training import (
+    TERMINAL_STATUSES,
+    FailedRun,
+    FailedRunsQuery,
+    FailedRunsReply,
+    JobRunState,
+    JobStatsReply,
+    RetryReply,
+    RetryRun,
+)
+
+__all__ = ["CancelAccepted", "JobConflictError", "RetryAccepted", "jobs_router"]
+
+R = TypeVar("R", bound=Message)
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: How long the gateway waits for the trainer's answer (seconds).
+TRAINER_TIMEOUT = 10.0
+
+
+class JobConflictError(GatewayError):
+    """The run's status does not allow the action (retry a running run, cancel a finished one)."""
+
+    status_code = 409
+    error_type = "conflict_error"
+
+
+class RetryAccepted(msgspec.Struct, frozen=True, kw_only=True):
+    """The retry's new run (follow it at ``GET /api/jobs/{new_run_id}``)."""
+
+    run_id: str
+    new_run_id: str
+    job: str
+    queue: str
+
+
+class CancelAccepted(msgspec.Struct, frozen=True, kw_only=True):
+    """Cancellation asked for; the run stops at its next progress step."""
+
+    run_id: str
+    status: str
+    reason: str
+
+
+async def _ask(subject: str, bus: Bus, request: Message, reply_type: type[R]) -> R:
+    try:
+        return await ask_trainer(bus, subject, request, reply_type, timeout=TRAINER_TIMEOUT)
+    except TrainerUnavailableError as exc:
+        if exc.timed_out:
+            raise UpstreamTimeoutError(str(exc), code="trainer_timeout") from None
+        raise UpstreamUnavailableError(str(exc), code="trainer_unavailable") from None
+
+
+async def _bucket(bus: Bus, name: str) -> KeyValue:
+    try:
+        return await bus.js.key_value(name)
+    except BucketNotFoundError:
+        raise UpstreamUnavailableError(
+            f"the trainer has not started yet (no {name} bucket)", code="trainer_unavailable"
+        ) from None
+
+
+async def _run_state(bus: Bus, run_id: str) -> JobRunState:
+    unknown = UnknownRequestError(f"no job run {run_id!r}", code="unknown_run", param="run_id")
+    if not _RUN_ID.match(run_id):
+        raise unknown
+    runs = await _bucket(bus, TRAINER_RUNS_KV)
+    try:
+        entry = await runs.get(run_id)
+    except KeyNotFoundError:
+        raise unknown from None
+    if not entry.value:
+        raise unknown
+    return decode(entry.value, JobRunState)
+
+
+@get("/stats", summary="Runs by status, per-queue performance, failures, active training")
+async def get_stats(bus: NamedDependency[Bus]) -> JobStatsReply:
+    """Seed 000's ``get_job_stats``, as the trainer computes it."""
+    return await _ask(f"{TRAINER_QUERY_SUBJECT}.stats", bus, Message(), JobStatsReply)
+
+
+@get("/failed", summary="Failed runs with their error, newest first")
+async def get_failed(
+    bus: NamedDependency[Bus],
+    limit: Annotated[int, Parameter(ge=1, le=1000, description="at most this many")] = 20,
+) -> list[FailedRun]:
+    """Seed 001's failed job registry; ``retried_as`` names a run's retry."""
+    reply = await _ask(
+        f"{TRAINER_QUERY_SUBJECT}.failed", bus, FailedRunsQuery(limit=limit), FailedRunsReply
+    )
+    if reply.error:
+        raise InvalidRequestError(reply.error, param="limit")
+    return reply.runs
+
+
+@get("/{run_id:str}", summary="A job run's live state")
+async def get_run(run_id: FromPath[str], bus: NamedDependency[Bus]) -> JobRunState:
+    """Status, progress, step and error as the trainer last recorded them."""
+    return await _run_state(bus, run_id)
+
+
+@post("/{run_id:str}/retry", status_code=202, summary="Run a failed or cancelled run again")
+async def retry_run(run_id: FromPath[str], bus: NamedDependency[Bus]) -> RetryAccepted:
+    """A new manual run of the same job, queue, config and time limit."""
+    if not _RUN_ID.match(run_id):
+        raise UnknownRequestError(f"no job run {run_id!r}", code="unknown_run", param="run_id")
+    reply = await _ask(f"{TRAINER_COMMAND_SUBJECT}.retry", bus, RetryRun(run_id=run_id), RetryReply)
+    message = reply.error or f"run {run_id} cannot be retried"
+    match reply.code:
+        case None if reply.new_run_id and reply.job and reply.queue:
+            return RetryAccepted(
+                run_id=run_id, new_run_id=reply.new_run_id, job=reply.job, queue=reply.queue
+            )
+        case "unknown_run":
+            raise UnknownRequestError(message, code="unknown_run", param="run_id")
+        case "not_retryable" | "already_retried":
+            raise JobConflictError(message, code=reply.code, param="run_id")
+        case "invalid_request":
+            raise InvalidRequestError(message, code=reply.code, param="run_id")
+        case _:
+            raise UpstreamUnavailableError(message, code=reply.code or "trainer_error")
+
+
+@post("/{run_id:str}/cancel", status_code=202, summary="Stop a run at its next progress step")
+async def cancel_run(
+    run_id: FromPath[str],
+    bus: NamedDependency[Bus],
+    reason: Annotated[str, Parameter(min_length=1, max_length=500)] = "cancelled through the API",
+) -> CancelAccepted:
+    """Write the cancellation flag ``nb jobs cancel`` writes (KV ``trainer_cancels``)."""
+    state = await _run_state(bus, run_id)
+    if state.status in TERMINAL_STATUSES:
+        raise JobConflictError(
+            f"run {run_id} of {state.job} already ended {state.status}; nothing to cancel",
+            code="already_finished", param="run_id",
+        )  # fmt: skip
+    cancels = await _bucket(bus, TRAINER_CANCELS_KV)
+    await cancels.put(run_id, reason.encode())
+    return CancelAccepted(run_id=run_id, status="cancel_requested", reason=reason)
+
+
+jobs_router = Router(
+    path="/api/jobs",
+    route_handlers=[get_stats, get_failed, get_run, retry_run, cancel_run],
+    guards=[require_caller], tags=["jobs"],
+)  # fmt: skip

@@ -1,0 +1,87 @@
+"""``GET /api/learning/report?week=YYYY-Www``: the trainer's weekly learning report.
+
+The gateway asks the trainer (``trainer.query.report``, request/reply) and
+returns the stored :class:`LearningReport` — the latest week's without
+``week``. 400 names ``week`` when it is not an ISO week, 404 when no report is
+stored for it, 503 when no trainer is answering, 504 when it did not answer
+within :data:`REPORT_TIMEOUT_SECONDS`.
+"""
+
+from __future__ import annotations
+
+from litestar import Router, get
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
+from nats.errors import ConnectionClosedError, NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+
+from neuralbridge.core.bus import Bus
+from neuralbridge.core.errors import PayloadError
+from neuralbridge.core.schemas import decode, encode
+from neuralbridge.core.subjects import TRAINER_QUERY_SUBJECT
+from neuralbridge.gateway.access import require_caller
+from neuralbridge.gateway.errors import (
+    InvalidRequestError,
+    UnknownRequestError,
+    UpstreamFailedError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+from neuralbridge.messages.learning import (
+    LearningReport,
+    LearningReportQuery,
+    LearningReportReply,
+    parse_week,
+)
+
+__all__ = ["REPORT_TIMEOUT_SECONDS", "fetch_report", "learning_router"]
+
+#: How long the gateway waits for the trainer's answer.
+REPORT_TIMEOUT_SECONDS = 10.0
+
+
+async def fetch_report(bus: Bus, week: str | None, *, timeout: float) -> LearningReport:
+    """Ask the trainer for ``week``'s report (the latest when None); map failures to HTTP."""
+    if week is not None:
+        try:
+            parse_week(week)
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc), param="week") from None
+    subject = f"{TRAINER_QUERY_SUBJECT}.report"
+    try:
+        msg = await bus.nc.request(subject, encode(LearningReportQuery(week=week)), timeout)
+    except (NoRespondersError, ConnectionClosedError):
+        raise UpstreamUnavailableError(
+            "no trainer is answering", code="trainer_unavailable"
+        ) from None
+    except NatsTimeoutError:
+        raise UpstreamTimeoutError(
+            f"the trainer did not answer within {timeout:g}s", code="trainer_timeout"
+        ) from None
+    try:
+        reply = decode(msg.data, LearningReportReply)
+    except PayloadError as exc:
+        raise UpstreamFailedError(f"unreadable reply from the trainer: {exc}") from None
+    if reply.report is not None:
+        return reply.report
+    message = reply.message or "no learning report"
+    if reply.error == "invalid_request":
+        raise InvalidRequestError(message, param="week")
+    raise UnknownRequestError(message, code="report_not_found", param="week")
+
+
+@get("/report", summary="The weekly learning report")
+async def learning_report(
+    bus: NamedDependency[Bus], week: FromQuery[str | None] = None
+) -> LearningReport:
+    """Seed 001's learning report of ``week`` (ISO ``YYYY-Www``), or the latest one.
+
+    Weekly metrics, their week-over-week change, and the week's job runs.
+    """
+    return await fetch_report(bus, week, timeout=REPORT_TIMEOUT_SECONDS)
+
+
+learning_router = Router(
+    path="/api/learning", route_handlers=[learning_report], guards=[require_caller],
+    tags=["learning"],
+)  # fmt: skip

@@ -1,0 +1,107 @@
+"""The pipeline's side of the trainer's ``cache_cleanup`` job (seed 000's CacheCleanupWorker).
+
+Two core-NATS subscriptions per instance (see ``neuralbridge.messages.cache``):
+
+* ``proxy.cache.cleanup`` in queue group ``proxy-pipeline``: one instance per
+  request deletes the expired rows of the persistent cache (one
+  ``DELETE … RETURNING`` that also sums the bytes of their JSON) and answers
+  :class:`PersistentCleanupReply`; a database error is answered too, with
+  ``error`` set, so the job fails at once with the reason instead of timing out.
+* ``proxy.cache.purge``, no queue group: every instance drops the expired
+  entries of its memory LRU and answers :class:`MemoryPurgeReply`.
+
+A request that does not decode is answered with nothing and logged: the
+trainer's request then times out and its run is retried.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+
+import structlog
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from neuralbridge.core.bus import Bus
+from neuralbridge.core.errors import PayloadError
+from neuralbridge.core.schemas import decode, encode
+from neuralbridge.core.subjects import (
+    PROXY_CACHE_CLEANUP_QUEUE,
+    PROXY_CACHE_CLEANUP_SUBJECT,
+    PROXY_CACHE_PURGE_SUBJECT,
+)
+from neuralbridge.messages.cache import (
+    CacheCleanupRequest,
+    MemoryPurgeReply,
+    PersistentCleanupReply,
+)
+from neuralbridge.proxy_pipeline.cache import ResponseCache
+
+__all__ = ["instance_name", "serve_cleanup"]
+
+log = structlog.get_logger()
+
+
+def instance_name() -> str:
+    """``<host>:<pid>:<random>``: names this pipeline instance in cleanup replies."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+async def serve_cleanup(
+    bus: Bus, cache: ResponseCache, *, instance: str | None = None
+) -> list[Subscription]:
+    """Answer the trainer's cleanup requests; unsubscribe the returned subscriptions to stop."""
+    name = instance or instance_name()
+
+    async def on_cleanup(msg: Msg) -> None:
+        request = _decode(msg)
+        if request is None:
+            return
+        try:
+            entries, freed = await cache.delete_expired_rows()
+        except Exception as exc:  # noqa: BLE001 - the trainer gets the reason and retries
+            log.warning("cache_cleanup_failed", run_id=request.run_id, error=str(exc))
+            reply = PersistentCleanupReply(instance=name, error=f"{type(exc).__name__}: {exc}")
+        else:
+            log.info("cache_cleanup_persistent", run_id=request.run_id, entries_deleted=entries,
+                     bytes_freed=freed)  # fmt: skip
+            reply = PersistentCleanupReply(
+                instance=name, entries_deleted=entries, bytes_freed=freed
+            )
+        await msg.respond(encode(reply))
+
+    async def on_purge(msg: Msg) -> None:
+        request = _decode(msg)
+        if request is None:
+            return
+        purge = cache.purge_memory()
+        log.info("cache_memory_purged", run_id=request.run_id, entries_purged=purge.entries_purged,
+                 size_before=purge.size_before, size_after=purge.size_after)  # fmt: skip
+        await msg.respond(
+            encode(
+                MemoryPurgeReply(
+                    instance=name,
+                    entries_purged=purge.entries_purged,
+                    size_before=purge.size_before,
+                    size_after=purge.size_after,
+                    memory_freed=purge.size_before - purge.size_after,
+                )
+            )
+        )
+
+    return [
+        await bus.nc.subscribe(
+            PROXY_CACHE_CLEANUP_SUBJECT, queue=PROXY_CACHE_CLEANUP_QUEUE, cb=on_cleanup
+        ),
+        await bus.nc.subscribe(PROXY_CACHE_PURGE_SUBJECT, cb=on_purge),
+    ]
+
+
+def _decode(msg: Msg) -> CacheCleanupRequest | None:
+    try:
+        return decode(msg.data, CacheCleanupRequest)
+    except PayloadError as exc:
+        log.warning("cache_cleanup_request_rejected", subject=msg.subject, error=str(exc))
+        return None
