@@ -72,8 +72,14 @@ class Access:
         self.limiter.take(f"session:{session_id}", "session")
 
 
-def require_caller(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Litestar guard: authenticate the caller and take a token from its bucket."""
+async def require_caller(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Litestar guard: authenticate the caller and take a token from its bucket.
+
+    A coroutine although it never awaits: Litestar runs synchronous guards in
+    a worker thread, a hop that cost more than the check itself.
+    """
     access: Access = connection.app.state.access
     client = connection.client.host if connection.client else "unknown"
     caller = access.identify(connection.headers.get("authorization"), client)

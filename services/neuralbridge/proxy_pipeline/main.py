@@ -60,7 +60,10 @@ async def main(deps: Deps[ProxyPipelineSettings], stop: asyncio.Event) -> None:
         embedder = create_embedder(
             embedder_profile,
             session=session,
-            settings=load_settings(EmbedderSettings, deps.env),
+            settings=msgspec.structs.replace(
+                load_settings(EmbedderSettings, deps.env),
+                requests_per_second=s.rag_embedder_requests_per_second,
+            ),
             env=deps.env,
         )
         llms = LLMPool(

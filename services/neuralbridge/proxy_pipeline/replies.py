@@ -3,9 +3,10 @@
 Deltas are redacted before they leave: text is held back until a sentence or
 line boundary, and each complete segment goes through PII redaction, so an
 email or card number split across tokens is never streamed in clear. The final
-answer (or failure) is flushed to the server before the handler returns, so the
-request is acked only once its last reply is on its way. Sequence numbers are
-documented in :mod:`neuralbridge.messages.proxy`.
+answer (or failure) is written on the same NATS connection as the JetStream ack
+that follows it, and one connection keeps its writes in order, so a request is
+never acked ahead of its last reply — without a flush round trip per request.
+Sequence numbers are documented in :mod:`neuralbridge.messages.proxy`.
 """
 
 from __future__ import annotations
@@ -73,18 +74,16 @@ class Replier:
         )
 
     async def answer(self, answer: ProxyAnswer) -> None:
-        """Send the final answer with the next sequence number and flush."""
+        """Send the final answer with the next sequence number."""
         await self._send(_with_seq(answer, self._next()))
-        await self._nc.flush(timeout=5)
 
     async def fail(self, error: str, error_class: str) -> None:
-        """Send the final failure and flush."""
+        """Send the final failure."""
         failure = ProxyFailure(
             request_id=self._request.request_id, seq=self._next(), error=error,
             error_class=error_class,
         )  # fmt: skip
         await self._send(failure)
-        await self._nc.flush(timeout=5)
 
     async def _send_delta(self, text: str) -> None:
         if text:

@@ -11,6 +11,8 @@ point id, so the RAG training can read the chunk's vector back.
 
 from __future__ import annotations
 
+import time
+
 from qdrant_client import AsyncQdrantClient
 
 from neuralbridge.embedders import Embedder
@@ -36,6 +38,7 @@ class Retriever:
     ) -> None:
         self._embedder, self._qdrant, self._adapters = embedder, qdrant, adapters
         self._collection, self._top_k, self._threshold = collection, top_k, score_threshold
+        self._checked: tuple[bool, float] | None = None
 
     @property
     def knowledge_tag(self) -> str:
@@ -48,7 +51,13 @@ class Retriever:
         return "" if version is None else f"|rag-adapter-v{version}"
 
     async def search(self, query: str) -> list[SourceRef]:
-        """The best passages for ``query`` (redacted text only), best first."""
+        """The best passages for ``query`` (redacted text only), best first.
+
+        While the collection does not exist (nothing ingested yet) the query is
+        not embedded at all: no passages, no embedder call.
+        """
+        if not await self._collection_exists():
+            return []
         vectors = await self._embedder.embed([query], kind="query")
         vector = vectors[0] if self._adapters is None else self._adapters.apply(vectors[0])
         hits = await search_points(
@@ -59,6 +68,25 @@ class Retriever:
             score_threshold=self._threshold,
         )
         return [_source(hit, self._collection) for hit in hits if hit.payload.get("text")]
+
+    async def _collection_exists(self) -> bool:
+        """Whether the collection exists: asked again after 30 s (2 s while missing)."""
+        now = time.monotonic()
+        if self._checked is not None:
+            exists, until = self._checked
+            if now < until:
+                return exists
+        try:
+            exists = await self._qdrant.collection_exists(self._collection)
+        except Exception:  # noqa: BLE001 - let the search itself report Qdrant's error
+            return True
+        self._checked = (exists, now + (_EXISTING_TTL if exists else _MISSING_TTL))
+        return exists
+
+
+#: Seconds a collection's existence (or absence) is trusted before asking again.
+_EXISTING_TTL = 30.0
+_MISSING_TTL = 2.0
 
 
 def _source(hit: SearchHit, collection: str) -> SourceRef:

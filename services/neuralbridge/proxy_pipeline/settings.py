@@ -43,6 +43,10 @@ class ProxyPipelineSettings(CommonSettings, frozen=True, kw_only=True):
     rag_embedder_base_url: str | None = None
     rag_embedder_credential: str | None = None
     rag_embedder_dimensions: Positive | None = None
+    #: Query embeddings per second to a remote provider, per process. Its own
+    #: budget: the worker's batch limit (MAX_EMBEDDER_REQUESTS_PER_SECOND, 10)
+    #: would cap the whole proxy at 10 questions per second.
+    rag_embedder_requests_per_second: Annotated[float, msgspec.Meta(gt=0)] = 50.0
     max_input_chars: Positive = 8000
     injection_threshold: Share = 0.5
     confidence_threshold: Share = 0.35
