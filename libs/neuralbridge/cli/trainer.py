@@ -40,6 +40,11 @@ async def jobs_stats(bus: Bus, *, as_json: bool) -> int:
         print(f"  failed: {row.get('job')} {row.get('run_id')} {row.get('error_message')}")
     for run in stats.active_training_jobs:
         print(f"  training: {run.job} {run.run_id} {run.progress_percentage:.0f}% {run.step or ''}")
+    health = stats.health
+    print(
+        f"health: {health.status}: {health.message}"
+        + (f" (also: {', '.join(health.alerts[1:])})" if len(health.alerts) > 1 else "")
+    )
     return 0
 
 

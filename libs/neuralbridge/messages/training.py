@@ -36,6 +36,7 @@ __all__ = [
     "FailedRunsQuery",
     "FailedRunsReply",
     "FeedbackGiven",
+    "JobHealth",
     "JobOutcome",
     "JobRunState",
     "JobStatsReply",
@@ -119,13 +120,26 @@ class FailedRun(msgspec.Struct, frozen=True, kw_only=True):
     retried_as: str | None = None
 
 
+class JobHealth(msgspec.Struct, frozen=True, kw_only=True):
+    """Seed 000's ``check_job_health``: the first alert that applies, and every one."""
+
+    status: Literal["ok", "alert"] = "ok"
+    message: str = "All job queues healthy"
+    alerts: list[str] = msgspec.field(default_factory=list)
+    embedding_queue_depth: int = 0
+    training_failure_rate: float | None = None
+    cache_cleanup_last_completed: str | None = None
+
+
 class JobStatsReply(Message, frozen=True, kw_only=True):
-    """Seed 000's ``get_job_stats``: runs by status, queue performance, failures, training."""
+    """Seed 000's ``get_job_stats``: runs by status, queue performance, failures, training;
+    and its ``check_job_health`` result."""
 
     jobs_by_status: dict[str, int]
     queue_performance: dict[str, QueuePerformance]
     recent_failures: list[FailedRun]
     active_training_jobs: list[JobRunState]
+    health: JobHealth = msgspec.field(default_factory=JobHealth)
 
 
 class FailedRunsQuery(Message, frozen=True, kw_only=True):

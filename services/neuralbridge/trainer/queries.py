@@ -14,7 +14,10 @@ learning examples (:mod:`neuralbridge.trainer.agent_learning`).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import asyncpg
+import msgspec
 import structlog
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -35,6 +38,7 @@ from neuralbridge.messages.training import (
     RetryRun,
 )
 from neuralbridge.trainer.agent_learning import serve_learning_examples
+from neuralbridge.trainer.health import job_health
 from neuralbridge.trainer.recovery import TRAINING_QUEUE
 from neuralbridge.trainer.report import answer_report_query
 from neuralbridge.trainer.retries import failed_runs, retry_run
@@ -49,7 +53,9 @@ async def serve_queries(bus: Bus, pool: asyncpg.Pool) -> list[Subscription]:
     """Answer queries and commands (a queue group: one replica answers each)."""
 
     async def on_stats(msg: Msg) -> None:
-        await msg.respond(encode(await job_stats(pool)))
+        stats = await job_stats(pool)
+        health = await job_health(bus, pool, datetime.now(UTC))
+        await msg.respond(encode(msgspec.structs.replace(stats, health=health)))
 
     async def on_report(msg: Msg) -> None:
         await msg.respond(encode(await answer_report_query(pool, msg.data)))
