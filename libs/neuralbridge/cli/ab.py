@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 
+from neuralbridge.cli.jobs import TrainerUnavailableError, ask_trainer
 from neuralbridge.core.bus import Bus
-from neuralbridge.core.schemas import Message, decode, encode
+from neuralbridge.core.schemas import Message
 from neuralbridge.core.subjects import TRAINER_AB_SUBJECT
 from neuralbridge.messages.experiments import (
     Experiment,
@@ -117,11 +116,10 @@ def _print_reply(reply: ExperimentReply) -> int:
 
 async def _ask(bus: Bus, action: str, body: Message, reply_type: type[R]) -> R | None:
     try:
-        reply = await bus.nc.request(f"{TRAINER_AB_SUBJECT}.{action}", encode(body), timeout=10)
-    except (NoRespondersError, NatsTimeoutError):
-        print("no trainer answered (is it running?)", file=sys.stderr)
+        return await ask_trainer(bus, f"{TRAINER_AB_SUBJECT}.{action}", body, reply_type)
+    except TrainerUnavailableError as exc:
+        print(str(exc), file=sys.stderr)
         return None
-    return decode(reply.data, reply_type)
 
 
 def add_ab_commands(sub: Any) -> None:

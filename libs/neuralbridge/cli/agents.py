@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import BucketNotFoundError
 
+from neuralbridge.cli.jobs import TrainerUnavailableError, ask_trainer
 from neuralbridge.core.bus import Bus
-from neuralbridge.core.schemas import Message, decode, encode
+from neuralbridge.core.schemas import Message
 from neuralbridge.core.subjects import AGENT_UPLOADS_OBJECT_STORE, TRAINER_AGENTS_SUBJECT
 from neuralbridge.messages.agents import (
     DOCUMENT_CATEGORIES,
@@ -41,10 +40,6 @@ __all__ = ["add_agent_commands", "ask", "parse_model_config", "run_agents", "upl
 
 #: Seconds to wait for the trainer's answer (an upload writes the file first).
 REQUEST_TIMEOUT = 60.0
-
-
-class TrainerUnavailableError(Exception):
-    """No trainer answered the request."""
 
 
 def add_agent_commands(sub: Any) -> None:
@@ -108,13 +103,9 @@ async def ask(bus: Bus, verb: str, request: Message) -> AgentReply:
     Raises:
         TrainerUnavailableError: no trainer answered.
     """
-    try:
-        reply = await bus.nc.request(
-            f"{TRAINER_AGENTS_SUBJECT}.{verb}", encode(request), timeout=REQUEST_TIMEOUT
-        )
-    except (NoRespondersError, NatsTimeoutError):
-        raise TrainerUnavailableError("no trainer answered (is it running?)") from None
-    return decode(reply.data, AgentReply)
+    return await ask_trainer(
+        bus, f"{TRAINER_AGENTS_SUBJECT}.{verb}", request, AgentReply, timeout=REQUEST_TIMEOUT
+    )
 
 
 async def upload_files(
@@ -130,7 +121,7 @@ async def upload_files(
         store = await bus.js.object_store(AGENT_UPLOADS_OBJECT_STORE)
     except BucketNotFoundError:
         raise TrainerUnavailableError(
-            "the trainer has not started yet (no agent_uploads object store)"
+            "the trainer has not started yet (no agent_uploads object store)", timed_out=False
         ) from None
     replies = []
     for path in paths:

@@ -17,11 +17,10 @@ from collections.abc import Sequence
 from typing import Any, Literal, TypeVar
 
 import msgspec
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 
+from neuralbridge.cli.jobs import TrainerUnavailableError, ask_trainer
 from neuralbridge.core.bus import Bus
-from neuralbridge.core.schemas import Message, decode, encode
+from neuralbridge.core.schemas import Message
 from neuralbridge.core.subjects import (
     TRAINER_LEARNING_EXAMPLES_SUBJECT,
     TRAINER_REVIEW_EXAMPLE_SUBJECT,
@@ -100,11 +99,10 @@ def _line(e: LearningExample) -> str:
 
 async def _ask(bus: Bus, subject: str, body: Message, reply_type: type[R]) -> R | None:
     try:
-        reply = await bus.nc.request(subject, encode(body), timeout=10)
-    except (NoRespondersError, NatsTimeoutError):
-        print("no trainer answered (is it running?)", file=sys.stderr)
+        return await ask_trainer(bus, subject, body, reply_type)
+    except TrainerUnavailableError as exc:
+        print(str(exc), file=sys.stderr)
         return None
-    return decode(reply.data, reply_type)
 
 
 def add_learning_commands(sub: Any) -> None:
