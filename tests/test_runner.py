@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Callable
 
 import pytest
@@ -206,6 +207,33 @@ async def test_job_timeout_is_retried(
     async with running(bus, spec, handle, job_timeout=0.3):
         await bus.publish(f"t.{uid}.t", Work(key="t"))
         await eventually(lambda: finished == [2])
+
+
+async def test_redelivery_of_a_job_still_running_here_is_adopted_not_rerun(
+    bus: Bus, make_work: Callable[..., WorkSpec], uid: str
+) -> None:
+    """A starved event loop misses heartbeats; the redelivery joins the running job."""
+    spec = make_work(ack_wait=0.5, max_deliver=5)
+    started: list[int] = []
+    finished: list[int] = []
+
+    async def handle(job: Work, ctx: JobContext) -> None:
+        started.append(ctx.deliveries)
+        time.sleep(1.3)  # noqa: ASYNC251 - on purpose: no heartbeat can go out
+        await asyncio.sleep(1.0)  # the redeliveries arrive; heartbeats resume
+        await ctx.heartbeat()
+        finished.append(ctx.deliveries)
+
+    async with running(bus, spec, handle):
+        await bus.publish(f"t.{uid}.slow", Work(key="slow"))
+        await eventually(lambda: finished == [1], timeout=10)
+        await eventually(lambda: _stream_empty(bus, spec))
+        consumer = await bus.js.consumer_info(spec.stream, spec.consumer)
+        await asyncio.sleep(1.0)  # a second run would have started by now
+    assert consumer.delivered is not None
+    assert consumer.delivered.consumer_seq >= 2, "the server never redelivered"
+    assert started == [1]
+    assert await _dlq_depth(bus, spec) == 0
 
 
 async def test_empty_fetch_is_not_an_error(

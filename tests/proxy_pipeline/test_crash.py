@@ -39,7 +39,7 @@ from tests.support.waiting import eventually
 ACK_WAIT = 1.5
 LLM_LATENCY = 3.0
 #: Allowance for a fresh process's first query (lazy import of the local embedder).
-EMBEDDER_COLD_START = 15.0
+EMBEDDER_COLD_START = 30.0
 QUESTION = "Who founded Acme Rockets?"
 
 
@@ -118,7 +118,7 @@ async def test_sigkill_mid_request_second_replica_answers_once(
             # Once the second replica consumes, redelivery needs at most ack_wait (it
             # is usually already due); the answer then takes the LLM's latency, plus
             # the cold start of the query embedder, which a fresh process imports on
-            # its first request (about 7 s here: torch / sentence-transformers).
+            # its first request (about 7 s here, over 15 s on a loaded 2-core CI machine).
             budget = ACK_WAIT + LLM_LATENCY + EMBEDDER_COLD_START
             try:
                 await asyncio.wait_for(finished.wait(), budget)
@@ -143,19 +143,24 @@ async def test_sigkill_mid_request_second_replica_answers_once(
     assert not answer.fallback_used
     assert answer.sources
     assert answer.sources[0].document == "acme.md"
-    # Every reply is from attempt 2: a reset delta at SEQ_STRIDE opens it, the answer closes it.
+    # Every reply is from the second replica's attempt: a reset delta at a multiple of
+    # SEQ_STRIDE opens it, the answer closes it. That attempt is usually delivery 2; on
+    # a starved machine the first replica may have adopted a redelivery before the kill
+    # (its heartbeat came late), and then the second replica's delivery is 3.
     first_reply = min(unique.values(), key=lambda r: r.seq)
     assert isinstance(first_reply, ProxyDelta)
     assert first_reply.reset
-    assert first_reply.seq == SEQ_STRIDE
-    assert all(SEQ_STRIDE <= r.seq < 2 * SEQ_STRIDE for r in unique.values())
+    attempt = first_reply.seq // SEQ_STRIDE + 1
+    assert attempt >= 2
+    assert first_reply.seq == (attempt - 1) * SEQ_STRIDE
+    assert all(first_reply.seq <= r.seq < attempt * SEQ_STRIDE for r in unique.values())
     assert answer.seq == max(r.seq for r in unique.values())
-    # One LLM call per attempt, none to API B.
+    # One LLM call per replica (the first never ran the job twice), none to API B.
     assert len(primary.requests) == 2
     assert fallback.requests == []
     # Redelivered, acked, nothing dead-lettered.
     assert consumer.delivered is not None
-    assert (consumer.delivered.stream_seq, consumer.delivered.consumer_seq) == (1, 2)
+    assert (consumer.delivered.stream_seq, consumer.delivered.consumer_seq) == (1, attempt)
     assert consumer.num_ack_pending == 0
     assert await _depth(bus, "DLQ_PROXY_REQUESTS") == 0
     print(

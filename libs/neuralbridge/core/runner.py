@@ -18,6 +18,10 @@ A runner's whole life, in order (see :meth:`JobRunner.run`):
 
 4. heartbeat (``in_progress``) every held message well inside the redelivery
    timeout, so a live worker's long job is never redelivered and a dead one's is;
+   if a heartbeat is late anyway (a starved event loop) and the server
+   redelivers a message this runner still holds, the runner adopts the new
+   delivery (later heartbeats and the final ack use it) instead of running
+   the job a second time;
 5. on stop: send no more pull requests, release what has not started, let
    in-flight jobs finish within the grace period, release the rest.
 
@@ -28,8 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Generic, TypeVar
 
 import structlog
 from nats.aio.msg import Msg
@@ -53,13 +57,25 @@ log = structlog.get_logger()
 M = TypeVar("M", bound=Message)
 
 
+class _Delivery:
+    """A message this runner holds: its newest delivery and last heartbeat."""
+
+    __slots__ = ("msg", "seq", "since")
+
+    def __init__(self, msg: Msg, seq: int, now: float) -> None:
+        self.msg = msg
+        self.seq = seq
+        self.since = now
+
+
 class JobContext:
     """What a handler may know about the delivery it is handling."""
 
-    __slots__ = ("_msg", "deliveries", "headers", "msg_id", "seq", "stream", "subject")
+    __slots__ = ("_held", "deliveries", "headers", "msg_id", "seq", "stream", "subject")
 
-    def __init__(self, msg: Msg, stream: str, seq: int, deliveries: int) -> None:
-        self._msg = msg
+    def __init__(self, held: _Delivery, stream: str, seq: int, deliveries: int) -> None:
+        self._held = held
+        msg = held.msg
         self.subject: str = msg.subject
         self.stream = stream
         self.seq = seq
@@ -69,7 +85,7 @@ class JobContext:
 
     async def heartbeat(self) -> None:
         """Tell the server the job is still being worked on (the runner also does)."""
-        await self._msg.in_progress()
+        await self._held.msg.in_progress()
 
 
 Handler = Callable[[M, JobContext], Awaitable[None]]
@@ -113,11 +129,11 @@ class JobRunner(Generic[M]):
         self._timeout = job_timeout
         self._grace = grace
         self._stats_interval = stats_interval
-        self._queue: asyncio.Queue[Msg | None] = asyncio.Queue()
-        # Messages delivered to this runner and not yet finished, by id(msg)
-        # (Msg is unhashable), with the time of their last heartbeat.
-        self._held: dict[int, tuple[Msg, float]] = {}
+        self._queue: asyncio.Queue[_Delivery | None] = asyncio.Queue()
+        # Messages delivered to this runner and not yet finished, by stream sequence.
+        self._held: dict[int, _Delivery] = {}
         self._running = 0
+        self._chores: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._helpers_done = asyncio.Event()
         self._beat_every = max(0.05, spec.redelivery_timeout / 3)
@@ -125,6 +141,7 @@ class JobRunner(Generic[M]):
         self._m = {o: m.JOBS.labels(*labels, o) for o in ("success", "retry", "dlq", "released")}
         self._duration = m.JOB_DURATION.labels(*labels)
         self._redeliveries = m.JOB_REDELIVERIES.labels(*labels)
+        self._adopted = m.JOB_REDELIVERIES_ADOPTED.labels(*labels)
         self._in_flight = m.JOBS_IN_FLIGHT.labels(*labels)
         self._feed = PullFeed(
             bus,
@@ -164,28 +181,51 @@ class JobRunner(Generic[M]):
             log.info("runner_stopped", stream=self.spec.stream, consumer=self.spec.consumer)
 
     def _accept(self, msg: Msg) -> None:
-        self._held[id(msg)] = (msg, asyncio.get_running_loop().time())
+        loop = asyncio.get_running_loop()
+        seq = msg.metadata.sequence.stream
+        held = self._held.get(seq)
+        if held is not None:
+            # Redelivered while still held here (a heartbeat came too late):
+            # keep the one job going, on the newest delivery.
+            held.msg, held.since = msg, loop.time()
+            self._adopted.inc()
+            log.warning(
+                "redelivery_adopted",
+                stream=self.spec.stream,
+                seq=seq,
+                deliveries=msg.metadata.num_delivered,
+            )
+            self._chore(self._beat(held))
+            return
+        held = self._held[seq] = _Delivery(msg, seq, loop.time())
         if self._stopping:
-            asyncio.get_running_loop().create_task(self._release(msg))
+            self._chore(self._release(held))
         else:
-            self._queue.put_nowait(msg)
+            self._queue.put_nowait(held)
+
+    def _chore(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` in the background, keeping a reference until it is done."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
 
     async def _work(self) -> None:
-        while (msg := await self._queue.get()) is not None:
+        while (held := await self._queue.get()) is not None:
             if self._stopping:
-                await self._release(msg)
+                await self._release(held)
                 continue
             self._running += 1
             self._in_flight.inc()
             try:
-                await self._process(msg)
+                await self._process(held)
             finally:
                 self._running -= 1
                 self._in_flight.dec()
-                self._held.pop(id(msg), None)
+                self._held.pop(held.seq, None)
                 self._feed.wake()
 
-    async def _process(self, msg: Msg) -> None:
+    async def _process(self, held: _Delivery) -> None:
+        msg = held.msg
         meta = msg.metadata
         seq, deliveries = meta.sequence.stream, meta.num_delivered
         if deliveries > 1:
@@ -195,7 +235,7 @@ class JobRunner(Generic[M]):
             carried = msg.headers is not None and "traceparent" in msg.headers
             token = otel_context.attach(extract_context(msg.headers)) if carried else None
             try:
-                await self._run_and_log(msg, seq, deliveries)
+                await self._run_and_log(held, seq, deliveries)
             finally:
                 if token is not None:
                     otel_context.detach(token)
@@ -207,14 +247,14 @@ class JobRunner(Generic[M]):
         ) as span:
             span.set_attribute("messaging.message.id", f"{self.spec.stream}:{seq}")
             span.set_attribute("messaging.delivery_count", deliveries)
-            error = await self._run_and_log(msg, seq, deliveries)
+            error = await self._run_and_log(held, seq, deliveries)
             if error is not None:
                 span.set_status(trace.StatusCode.ERROR, error)
 
-    async def _run_and_log(self, msg: Msg, seq: int, deliveries: int) -> str | None:
+    async def _run_and_log(self, held: _Delivery, seq: int, deliveries: int) -> str | None:
         """Handle the message, record metrics and the job's one log line."""
         started = asyncio.get_running_loop().time()
-        outcome, error = await self._outcome(msg, seq, deliveries)
+        outcome, error = await self._outcome(held, seq, deliveries)
         elapsed = asyncio.get_running_loop().time() - started
         self._duration.observe(elapsed)
         self._m[outcome].inc()
@@ -222,7 +262,7 @@ class JobRunner(Generic[M]):
             "job_finished",
             stream=self.spec.stream,
             seq=seq,
-            subject=msg.subject,
+            subject=held.msg.subject,
             deliveries=deliveries,
             outcome=outcome,
             duration_ms=round(elapsed * 1000, 2),
@@ -230,42 +270,45 @@ class JobRunner(Generic[M]):
         )
         return error
 
-    async def _outcome(self, msg: Msg, seq: int, deliveries: int) -> tuple[str, str | None]:
+    async def _outcome(self, held: _Delivery, seq: int, deliveries: int) -> tuple[str, str | None]:
         if deliveries > self.spec.max_deliver:
             reason = f"no outcome after {deliveries - 1} deliveries (worker lost or timed out)"
-            return await self._dead_letter(msg, deliveries, "DeliveryLimitExceeded", reason)
+            return await self._dead_letter(held, deliveries, "DeliveryLimitExceeded", reason)
         try:
-            job = decode(msg.data, self._type)
-            ctx = JobContext(msg, self.spec.stream, seq, deliveries)
+            job = decode(held.msg.data, self._type)
+            ctx = JobContext(held, self.spec.stream, seq, deliveries)
             async with asyncio.timeout(self._timeout):
                 await self._handler(job, ctx)
         except PermanentError as exc:
-            return await self._dead_letter(msg, deliveries, exc.error_class, str(exc))
+            return await self._dead_letter(held, deliveries, exc.error_class, str(exc))
         except TimeoutError:
             exc_t = JobTimeoutError(f"job ran longer than {self._timeout}s")
-            return await self._retry(msg, deliveries, exc_t.error_class, str(exc_t), None)
+            return await self._retry(held, deliveries, exc_t.error_class, str(exc_t), None)
         except RetryableError as exc:
-            return await self._retry(msg, deliveries, exc.error_class, str(exc), exc.delay)
+            return await self._retry(held, deliveries, exc.error_class, str(exc), exc.delay)
         except asyncio.CancelledError:
-            await self._release(msg)
+            await self._release(held)
             raise
         except Exception as exc:  # noqa: BLE001 - unknown failures are transient by default
-            return await self._retry(msg, deliveries, type(exc).__name__, str(exc), None)
-        await msg.ack()
+            return await self._retry(held, deliveries, type(exc).__name__, str(exc), None)
+        await held.msg.ack()
         return "success", None
 
     async def _retry(
-        self, msg: Msg, deliveries: int, error_class: str, error: str, delay: float | None
+        self, held: _Delivery, deliveries: int, error_class: str, error: str, delay: float | None
     ) -> tuple[str, str | None]:
+        # Adopted redeliveries count too: the server will not deliver past max_deliver.
+        deliveries = max(deliveries, held.msg.metadata.num_delivered)
         if deliveries >= self.spec.max_deliver:
-            return await self._dead_letter(msg, deliveries, error_class, error)
+            return await self._dead_letter(held, deliveries, error_class, error)
         wait = self.spec.delay_after(deliveries) if delay is None else delay
-        await msg.nak(delay=wait)
+        await held.msg.nak(delay=wait)
         return "retry", f"{error_class}: {error}"
 
     async def _dead_letter(
-        self, msg: Msg, deliveries: int, error_class: str, error: str
+        self, held: _Delivery, deliveries: int, error_class: str, error: str
     ) -> tuple[str, str | None]:
+        msg = held.msg
         meta = msg.metadata
         headers = dlq.dead_letter_headers(
             subject=msg.subject,
@@ -287,11 +330,11 @@ class JobRunner(Generic[M]):
         m.DLQ_MESSAGES.labels(self.spec.stream, self.spec.consumer, error_class).inc()
         return "dlq", f"{error_class}: {error}"
 
-    async def _release(self, msg: Msg) -> None:
+    async def _release(self, held: _Delivery) -> None:
         """Give a message back for immediate redelivery (shutdown)."""
-        self._held.pop(id(msg), None)
+        self._held.pop(held.seq, None)
         with contextlib.suppress(Exception):
-            await msg.nak()
+            await held.msg.nak()
         self._m["released"].inc()
 
     async def _drain(self, workers: list[asyncio.Task[None]]) -> None:
@@ -304,8 +347,8 @@ class JobRunner(Generic[M]):
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         await self._feed.close()
-        for msg, _ in list(self._held.values()):
-            await self._release(msg)
+        for held in list(self._held.values()):
+            await self._release(held)
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep ``seconds``; ``False`` once the helpers are told to stop."""
@@ -321,12 +364,19 @@ class JobRunner(Generic[M]):
     async def _heartbeats(self) -> None:
         while await self._pause(self._beat_every):
             now = asyncio.get_running_loop().time()
-            for key, (msg, since) in list(self._held.items()):
-                if now - since >= self._beat_every and not msg._ackd:
-                    with contextlib.suppress(Exception):
-                        await msg.in_progress()
-                    if key in self._held:
-                        self._held[key] = (msg, now)
+            for held in list(self._held.values()):
+                # Half a period of slack: a message that just missed this round
+                # would otherwise wait two periods for its next heartbeat.
+                if now - held.since >= self._beat_every / 2:
+                    await self._beat(held)
+
+    async def _beat(self, held: _Delivery) -> None:
+        msg = held.msg
+        if msg._ackd:
+            return
+        with contextlib.suppress(Exception):
+            await msg.in_progress()
+        held.since = asyncio.get_running_loop().time()
 
     async def _redeclare(self) -> None:
         await declare_work(self._bus.js, self.spec)

@@ -19,6 +19,7 @@ __all__ = [
     "JOBS_IN_FLIGHT",
     "JOB_DURATION",
     "JOB_REDELIVERIES",
+    "JOB_REDELIVERIES_ADOPTED",
     "STREAM_MESSAGES",
 ]
 
@@ -37,6 +38,11 @@ JOB_DURATION = Histogram(
 )
 JOB_REDELIVERIES = Counter(
     "nb_job_redeliveries_total", "Deliveries of a job after its first one.", _JOB
+)
+JOB_REDELIVERIES_ADOPTED = Counter(
+    "nb_job_redeliveries_adopted_total",
+    "Redeliveries of a job this worker was still running (late heartbeat): not run twice.",
+    _JOB,
 )
 DLQ_MESSAGES = Counter(
     "nb_dlq_messages_total", "Jobs copied to their DLQ, by error class.", [*_JOB, "error_class"]
