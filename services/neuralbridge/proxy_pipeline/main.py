@@ -19,6 +19,7 @@ from neuralbridge.embedders import EmbedderProfile, EmbedderSettings, create_emb
 from neuralbridge.llm import LLMConfigError, LLMProfile, LLMSettings, profile_from_env
 from neuralbridge.messages.proxy import ProxyRequest
 from neuralbridge.proxy_pipeline.adapters import QueryAdapters
+from neuralbridge.proxy_pipeline.after_reply import AfterReply
 from neuralbridge.proxy_pipeline.answer_memory import AnswerMemory
 from neuralbridge.proxy_pipeline.cache import ResponseCache
 from neuralbridge.proxy_pipeline.cleanup import serve_cleanup
@@ -80,10 +81,11 @@ async def main(deps: Deps[ProxyPipelineSettings], stop: asyncio.Event) -> None:
             score_threshold=s.rag_score_threshold,
             adapters=adapters,
         )  # fmt: skip
+        after_reply = AfterReply(deps.bus, sessions, linger=s.proxy_after_reply_linger_seconds)
         parts = PipelineParts(
             bus=deps.bus, cache=cache, retriever=retriever, sessions=sessions, llms=llms,
-            settings=s, max_deliver=work.max_deliver, experiments=experiments,
-            answer_memory=answer_memory,
+            settings=s, max_deliver=work.max_deliver, after_reply=after_reply,
+            experiments=experiments, answer_memory=answer_memory,
         )  # fmt: skip
         runner = JobRunner(
             deps.bus, work, ProxyRequest, ProxyHandler(parts),
@@ -94,9 +96,11 @@ async def main(deps: Deps[ProxyPipelineSettings], stop: asyncio.Event) -> None:
         log.info("proxy_pipeline_ready", provider=primary.provider, model=primary.model,
                  fallback=fallback.provider if fallback else None,
                  collection=s.rag_collection)  # fmt: skip
+        after_reply.start()
         try:
             await runner.run(stop)
         finally:
+            await after_reply.close()  # after the runner: draining handlers still record
             for sub in cleanup:
                 await sub.unsubscribe()
             sweeper.cancel()

@@ -21,6 +21,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from neuralbridge.core.observability.tracing import tracer, tracing_active
 
 __all__ = [
+    "AFTER_REPLY_BATCH",
     "CACHE_ENTRIES",
     "CACHE_LOOKUPS",
     "CONFIDENCE",
@@ -61,6 +62,11 @@ CONFIDENCE = Histogram(
 FALLBACKS = Counter("proxy_fallback_total", "Requests routed to API B, by reason.", ["reason"])
 GUARDRAIL_FINDINGS = Counter(
     "proxy_guardrail_findings_total", "PII findings by stage and kind.", ["stage", "kind"]
+)
+AFTER_REPLY_BATCH = Histogram(
+    "proxy_after_reply_batch_size",
+    "Answered requests whose session turns and query logs were stored together.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
 GUARDRAIL_BLOCKS = Counter(
     "proxy_guardrail_blocks_total", "Requests refused by input guardrails.", ["reason"]

@@ -24,7 +24,6 @@ import structlog
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.errors import RetryableError
 from neuralbridge.core.runner import JobContext
-from neuralbridge.core.subjects import query_log_subject
 from neuralbridge.llm import LLMConfigError, LLMProfile
 from neuralbridge.messages.proxy import (
     GuardrailFinding,
@@ -34,6 +33,7 @@ from neuralbridge.messages.proxy import (
     SourceRef,
 )
 from neuralbridge.proxy_pipeline import metrics as m
+from neuralbridge.proxy_pipeline.after_reply import AfterReply
 from neuralbridge.proxy_pipeline.answer_memory import AnswerMemory
 from neuralbridge.proxy_pipeline.cache import CachedAnswer, ResponseCache, cache_key
 from neuralbridge.proxy_pipeline.errors import DeadlineExceeded, RequestRefused
@@ -65,6 +65,7 @@ class PipelineParts:
     llms: LLMPool
     settings: ProxyPipelineSettings
     max_deliver: int
+    after_reply: AfterReply
     experiments: ExperimentBook | None = None
     answer_memory: AnswerMemory | None = None
 
@@ -183,27 +184,24 @@ class ProxyHandler:
     ) -> None:
         """Metrics, the session turn and the query-log event (the answer is already sent).
 
-        The turn and the event are idempotent per request id, so a redelivery
-        after a crash here repeats them harmlessly.
+        The turn and the event are group-committed (:mod:`.after_reply`) and
+        idempotent per request id, so a redelivery after a crash here repeats
+        them harmlessly.
         """
         m.REQUESTS.labels("cached" if answer.cached else "answered").inc()
         m.REQUEST_DURATION.labels(answer.provider).observe(answer.latency_ms / 1000)
         m.CONFIDENCE.observe(answer.confidence)
-        with m.stage("session"):
-            turn = Turn(request_id=request.request_id, question=question, answer=answer.answer)
-            await self._p.sessions.append(request.session_id, turn)
-        with m.stage("query_log"):
-            event = QueryLogged(
-                request_id=request.request_id, session_id=request.session_id, query=question,
-                answer=answer.answer, provider=answer.provider, model=answer.model,
-                confidence=answer.confidence, fallback_used=answer.fallback_used,
-                fallback_reason=answer.fallback_reason, cached=answer.cached,
-                latency_ms=answer.latency_ms, sources=answer.sources, logged_at=time.time(),
-                experiment=ab.experiment.id if ab else None,
-                variant=ab.variant.name if ab else None,
-            )  # fmt: skip
-            subject = query_log_subject(request.request_id)
-            await self._p.bus.publish(subject, event, msg_id=f"query-log:{request.request_id}")
+        turn = Turn(request_id=request.request_id, question=question, answer=answer.answer)
+        event = QueryLogged(
+            request_id=request.request_id, session_id=request.session_id, query=question,
+            answer=answer.answer, provider=answer.provider, model=answer.model,
+            confidence=answer.confidence, fallback_used=answer.fallback_used,
+            fallback_reason=answer.fallback_reason, cached=answer.cached,
+            latency_ms=answer.latency_ms, sources=answer.sources, logged_at=time.time(),
+            experiment=ab.experiment.id if ab else None,
+            variant=ab.variant.name if ab else None,
+        )  # fmt: skip
+        await self._p.after_reply.record(request.session_id, turn, event)
         log.info("proxy_answered", provider=answer.provider, model=answer.model,
                  cached=answer.cached, confidence=answer.confidence,
                  fallback_reason=answer.fallback_reason, latency_ms=answer.latency_ms)  # fmt: skip

@@ -63,6 +63,9 @@ class ProxyPipelineSettings(CommonSettings, frozen=True, kw_only=True):
     #: Seconds without a heartbeat before another replica gets the request.
     proxy_ack_wait: Seconds = 15.0
     proxy_retry_schedule: tuple[float, ...] = (1.0, 2.0)
+    #: Seconds a batch of session turns and query logs stays open after its
+    #: first answer (group commit; the client never waits for it).
+    proxy_after_reply_linger_seconds: Annotated[float, msgspec.Meta(ge=0, le=5)] = 0.02
 
     @property
     def cache_namespace(self) -> str:

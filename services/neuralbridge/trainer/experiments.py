@@ -31,7 +31,6 @@ __all__ = [
     "create_experiment",
     "list_experiments",
     "record_analysis",
-    "record_assignment",
     "running_experiments",
     "spec_problem",
     "stop_experiment",
@@ -125,17 +124,6 @@ async def stop_experiment(
             raise ExperimentRejectedError(f"no experiment {experiment_id!r}")
         raise ExperimentRejectedError(f"experiment {experiment_id!r} is already {status}")
     return _experiment(row)
-
-
-async def record_assignment(
-    pool: asyncpg.Pool, request_id: str, experiment_id: str, variant: str
-) -> None:
-    """Mark a stored query log with its experiment and variant (idempotent)."""
-    await pool.execute(
-        "UPDATE query_logs SET experiment_id = $2, variant = $3"
-        " WHERE request_id = $1 AND experiment_id IS NULL",
-        request_id, experiment_id, variant,
-    )  # fmt: skip
 
 
 async def arm_stats(pool: asyncpg.Pool, experiment: Experiment, until: datetime) -> list[ArmStats]:

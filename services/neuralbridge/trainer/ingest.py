@@ -3,9 +3,11 @@
 These are Limits-retention event streams other services own or read too, so
 the shared :class:`JobRunner` (WorkQueue work streams with a DLQ) does not fit;
 :class:`EventIngester` is the small equivalent for events: a durable pull
-consumer, store then ack, idempotent by ``request_id``. A body that does not
-decode is logged, counted (``outcome="rejected"``) and terminated — it can
-never succeed; a storage failure is nak'ed and retried after ``retry_delay``.
+consumer, store then ack, idempotent by ``request_id``. Whatever has arrived
+when the ingester is free is stored together (one ``INSERT`` for a batch of
+query logs). A body that does not decode is logged, counted
+(``outcome="rejected"``) and terminated — it can never succeed; a storage
+failure naks the batch, retried after ``retry_delay``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from typing import TypeVar
 
 import asyncpg
 import structlog
@@ -25,8 +27,8 @@ from neuralbridge.core.pull import PullFeed
 from neuralbridge.core.schemas import decode
 from neuralbridge.messages.proxy import QueryLogged
 from neuralbridge.messages.training import FeedbackGiven
-from neuralbridge.trainer import experiments, rag_store, store
 from neuralbridge.trainer import metrics as m
+from neuralbridge.trainer import store
 from neuralbridge.trainer.topology import (
     FEEDBACK_FEED,
     QUERY_LOGS_FEED,
@@ -38,17 +40,20 @@ __all__ = ["EventIngester", "feedback_ingester", "query_log_ingester"]
 
 log = structlog.get_logger()
 
-Store = Callable[[bytes], Awaitable[bool]]
+#: Per body of a batch: stored (True), a duplicate (False), or why it can never be stored.
+Outcome = bool | PayloadError
+StoreBatch = Callable[[list[bytes]], Awaitable[list[Outcome]]]
+E = TypeVar("E", QueryLogged, FeedbackGiven)
 
 
 class EventIngester:
-    """Consume one event stream with ``store(body) -> stored`` until stopped."""
+    """Consume one event stream with ``store_batch(bodies) -> outcomes`` until stopped."""
 
     def __init__(
-        self, bus: Bus, feed: EventFeedSpec, store_event: Store, *, capacity: int = 64,
+        self, bus: Bus, feed: EventFeedSpec, store_batch: StoreBatch, *, capacity: int = 256,
         retry_delay: float = 5.0,
     ) -> None:  # fmt: skip
-        self._bus, self._spec, self._store = bus, feed, store_event
+        self._bus, self._spec, self._store = bus, feed, store_batch
         self._capacity, self._retry_delay = capacity, retry_delay
         self._queue: asyncio.Queue[Msg] = asyncio.Queue()
         self._feed = PullFeed(
@@ -73,53 +78,64 @@ class EventIngester:
 
     async def _work(self) -> None:
         while True:
-            msg = await self._queue.get()
-            await self._handle(msg)
+            batch = [await self._queue.get()]
+            while not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._handle(batch)
             self._feed.wake()
 
-    async def _handle(self, msg: Msg) -> None:
+    async def _handle(self, batch: list[Msg]) -> None:
         stream = self._spec.stream
         try:
-            stored = await self._store(msg.data)
-        except PayloadError as exc:
-            log.warning("event_rejected", stream=stream, error=str(exc))
-            m.EVENTS_INGESTED.labels(stream, "rejected").inc()
-            await msg.term()
-            return
+            outcomes = await self._store([msg.data for msg in batch])
         except (asyncpg.PostgresError, OSError) as exc:
-            log.warning("event_store_failed", stream=stream, error=str(exc))
-            await msg.nak(delay=self._retry_delay)
+            log.warning("event_store_failed", stream=stream, events=len(batch), error=str(exc))
+            for msg in batch:
+                await msg.nak(delay=self._retry_delay)
             return
-        m.EVENTS_INGESTED.labels(stream, "stored" if stored else "duplicate").inc()
-        await msg.ack()
+        for msg, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, PayloadError):
+                log.warning("event_rejected", stream=stream, error=str(outcome))
+                m.EVENTS_INGESTED.labels(stream, "rejected").inc()
+                await msg.term()
+                continue
+            m.EVENTS_INGESTED.labels(stream, "stored" if outcome else "duplicate").inc()
+            await msg.ack()
+
+
+def _decoded(bodies: list[bytes], kind: type[E]) -> tuple[list[Outcome], list[tuple[int, E]]]:
+    """Outcomes with the undecodable bodies filled in, and the decoded events by index."""
+    outcomes: list[Outcome] = [False] * len(bodies)
+    events: list[tuple[int, E]] = []
+    for i, body in enumerate(bodies):
+        try:
+            events.append((i, decode(body, kind)))
+        except PayloadError as exc:
+            outcomes[i] = exc
+    return outcomes, events
 
 
 def query_log_ingester(bus: Bus, pool: asyncpg.Pool) -> EventIngester:
-    """QUERY_LOGS → ``query_logs`` (with its A/B experiment and variant, if any).
+    """QUERY_LOGS → ``query_logs`` (with its A/B experiment and variant, if any)."""
 
-    An event without ``logged_at`` is dated on arrival.
-    """
+    async def store_query_logs(bodies: list[bytes]) -> list[Outcome]:
+        outcomes, events = _decoded(bodies, QueryLogged)
+        stored = await store.insert_query_logs(pool, [e for _, e in events])
+        for i, event in events:
+            outcomes[i] = event.request_id in stored
+            stored.discard(event.request_id)  # a repeat inside the batch is a duplicate
+        return outcomes
 
-    async def store_query_log(body: bytes) -> bool:
-        event = decode(body, QueryLogged)
-        at = event.logged_at or datetime.now(UTC).timestamp()
-        stored = await store.insert_query_log(pool, event, datetime.fromtimestamp(at, UTC))
-        if event.experiment is not None and event.variant is not None:
-            # after the insert, and idempotent: a redelivery completes a half-stored event
-            await experiments.record_assignment(
-                pool, event.request_id, event.experiment, event.variant
-            )
-        if event.sources:  # what the answer was given, for the RAG training (idempotent too)
-            await rag_store.set_query_sources(pool, event.request_id, event.sources)
-        return stored
-
-    return EventIngester(bus, QUERY_LOGS_FEED, store_query_log)
+    return EventIngester(bus, QUERY_LOGS_FEED, store_query_logs)
 
 
 def feedback_ingester(bus: Bus, pool: asyncpg.Pool) -> EventIngester:
-    """FEEDBACK → ``feedback`` (the latest feedback per request wins)."""
+    """FEEDBACK → ``feedback`` (the latest feedback per request wins), one at a time."""
 
-    async def store_feedback(body: bytes) -> bool:
-        return await store.insert_feedback(pool, decode(body, FeedbackGiven))
+    async def store_feedback(bodies: list[bytes]) -> list[Outcome]:
+        outcomes, events = _decoded(bodies, FeedbackGiven)
+        for i, event in events:
+            outcomes[i] = await store.insert_feedback(pool, event)
+        return outcomes
 
     return EventIngester(bus, FEEDBACK_FEED, store_feedback)

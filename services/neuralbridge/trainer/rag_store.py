@@ -10,14 +10,11 @@ a candidate that did not beat the baseline or the active version is
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
-
-from neuralbridge.messages.proxy import SourceRef
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -35,24 +32,8 @@ __all__ = [
     "insert_adapter",
     "next_version",
     "previous_adapters",
-    "set_query_sources",
     "set_status",
 ]
-
-
-async def set_query_sources(
-    pool: asyncpg.Pool, request_id: str, sources: Sequence[SourceRef]
-) -> None:
-    """Record the passages an answer was given (their ids, not their text)."""
-    refs = [
-        {"collection": s.collection, "point_id": s.point_id, "document": s.document,
-         "chunk_index": s.chunk_index, "score": s.score}
-        for s in sources
-    ]  # fmt: skip
-    await pool.execute(
-        "UPDATE query_logs SET sources = $2::jsonb WHERE request_id = $1",
-        request_id, json.dumps(refs),
-    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

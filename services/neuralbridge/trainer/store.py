@@ -7,8 +7,9 @@ All SQL of the service lives here. Progress is monotonic twice over: the
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +25,7 @@ __all__ = [
     "RawStats",
     "finish_run",
     "insert_feedback",
-    "insert_query_log",
+    "insert_query_logs",
     "is_finished",
     "raw_stats",
     "record_retry",
@@ -104,20 +105,46 @@ async def finish_run(
     return True
 
 
-async def insert_query_log(pool: asyncpg.Pool, event: QueryLogged, logged_at: datetime) -> bool:
-    """Store one query log; ``False`` when ``request_id`` was already stored."""
-    status = await pool.execute(
+async def insert_query_logs(pool: asyncpg.Pool, events: Sequence[QueryLogged]) -> set[str]:
+    """Store query logs in one statement; return the request ids that were new.
+
+    An event's A/B experiment and variant and the passages its answer was given
+    are stored with it. An event without ``logged_at`` is dated on arrival.
+    """
+    if not events:
+        return set()
+    now = datetime.now(UTC).timestamp()
+    columns: list[list[Any]] = [[] for _ in range(15)]
+    for e in events:
+        sources = [
+            {"collection": s.collection, "point_id": s.point_id, "document": s.document,
+             "chunk_index": s.chunk_index, "score": s.score}
+            for s in e.sources
+        ]  # fmt: skip
+        row = (
+            e.request_id, e.session_id, e.query, e.answer, e.provider, e.model, e.confidence,
+            e.fallback_used, e.fallback_reason, e.cached, e.latency_ms,
+            datetime.fromtimestamp(e.logged_at or now, UTC), e.experiment,
+            e.variant if e.experiment is not None else None, json.dumps(sources),
+        )  # fmt: skip
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    rows = await pool.fetch(
         """
         INSERT INTO query_logs (request_id, session_id, query, answer, provider, model,
-            confidence, fallback_used, fallback_reason, cached, latency_ms, logged_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            confidence, fallback_used, fallback_reason, cached, latency_ms, logged_at,
+            experiment_id, variant, sources)
+        SELECT r, s, q, a, p, m, c, f, fr, ca, l, t, x, v, src::jsonb
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                    $7::float8[], $8::bool[], $9::text[], $10::bool[], $11::float8[],
+                    $12::timestamptz[], $13::text[], $14::text[], $15::text[])
+             AS e(r, s, q, a, p, m, c, f, fr, ca, l, t, x, v, src)
         ON CONFLICT (request_id) DO NOTHING
+        RETURNING request_id
         """,
-        event.request_id, event.session_id, event.query, event.answer, event.provider,
-        event.model, event.confidence, event.fallback_used, event.fallback_reason,
-        event.cached, event.latency_ms, logged_at,
-    )  # fmt: skip
-    return bool(status.endswith(" 1"))
+        *columns,
+    )
+    return {row["request_id"] for row in rows}
 
 
 async def insert_feedback(pool: asyncpg.Pool, event: FeedbackGiven) -> bool:
