@@ -142,3 +142,20 @@ async def test_records_after_close_are_stored_one_by_one(own_bus: Bus, kv: KeyVa
     await after.close()
     await asyncio.wait_for(after.record("late", _turn(1), _event(1, "late")), 5)
     assert [e.request_id for e in await _logged(own_bus)] == ["r1"]
+
+
+async def test_settle_writes_a_sessions_pending_turn_at_once(own_bus: Bus, kv: KeyValue) -> None:
+    """A follow-up question does not wait out the linger to see the previous answer."""
+    store = SessionStore(kv, max_turns=5)
+    after = AfterReply(own_bus, store, linger=30.0)
+    after.start()
+    try:
+        recorded = asyncio.create_task(after.record("chat", _turn(1), _event(1, "chat")))
+        other = asyncio.create_task(after.record("other", _turn(2), _event(2, "other")))
+        await asyncio.sleep(0)  # both are in the open batch now
+        await asyncio.wait_for(after.settle("chat"), 5)
+        assert await _questions(SessionStore(kv, max_turns=5), "chat") == ["q1"]
+        await asyncio.wait_for(asyncio.gather(recorded, other), 5)  # the same batch
+        await asyncio.wait_for(after.settle("chat"), 1)  # nothing pending: returns at once
+    finally:
+        await after.close()

@@ -1,9 +1,11 @@
 """Hand a question to the proxy pipeline over JetStream and read its replies.
 
-:meth:`ProxyClient.open` subscribes a per-request inbox *before* publishing the
+:meth:`ProxyClient.open` registers a reply subject *before* publishing the
 :class:`ProxyRequest` to ``PROXY_REQUESTS`` (``Nats-Msg-Id`` = request id, so a
 repeated publish is one request), then :class:`ReplyStream` yields the replies
-of that request: :class:`ProxyDelta` items and, last, the :class:`ProxyAnswer`.
+of that request. The gateway subscribes once, to ``<inbox>.*``, and routes each
+reply by its last token (one subscription per process, not one SUB and UNSUB
+per request); :class:`ProxyDelta` items and, last, the :class:`ProxyAnswer`.
 A :class:`ProxyFailure` is raised as the matching
 :class:`~neuralbridge.gateway.errors.GatewayError`; no final reply by the
 deadline (plus a short grace for the pipeline's own ``DeadlineExceeded``) is
@@ -16,13 +18,18 @@ so two replicas never interleave.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import itertools
 import time
 import uuid
+from collections.abc import Callable
 from typing import Literal
 
 import msgspec
 import nats.errors
 import structlog
+from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from neuralbridge.core.bus import Bus
@@ -69,8 +76,11 @@ class ReplyStream:
     :meth:`close` it when abandoning it earlier.
     """
 
-    def __init__(self, sub: Subscription, request: ProxyRequest) -> None:
-        self._sub = sub
+    def __init__(
+        self, inbox: asyncio.Queue[bytes], request: ProxyRequest, forget: Callable[[], None]
+    ) -> None:
+        self._inbox = inbox
+        self._forget = forget
         self.request = request
         self._seen: set[int] = set()
         self._attempt = 0
@@ -110,10 +120,10 @@ class ReplyStream:
         raise UpstreamTimeoutError("the request was already answered")
 
     async def close(self) -> None:
-        """Stop listening on the inbox (idempotent)."""
+        """Stop listening for this request's replies (idempotent)."""
         if not self._closed:
             self._closed = True
-            await self._sub.unsubscribe()
+            self._forget()
 
     async def _next(self) -> ProxyReply:
         """The next reply that is neither a duplicate nor from an older attempt."""
@@ -122,11 +132,11 @@ class ReplyStream:
             if remaining <= 0:
                 raise UpstreamTimeoutError(_timeout_message(self.request), code="DeadlineExceeded")
             try:
-                msg = await self._sub.next_msg(timeout=remaining)
-            except nats.errors.TimeoutError:
+                data = await asyncio.wait_for(self._inbox.get(), remaining)
+            except TimeoutError:
                 continue
             try:
-                reply: ProxyReply = decode(msg.data, ProxyReply)  # type: ignore[arg-type]
+                reply: ProxyReply = decode(data, ProxyReply)  # type: ignore[arg-type]
             except PayloadError as exc:
                 log.warning("proxy_reply_undecodable", error=str(exc))
                 continue
@@ -149,31 +159,52 @@ class ProxyClient:
     def __init__(self, bus: Bus, *, timeout: float) -> None:
         self._bus = bus
         self._timeout = timeout
+        self._prefix = bus.nc.new_inbox()
+        self._sub: Subscription | None = None
+        self._subscribing = asyncio.Lock()
+        self._waiting: dict[str, asyncio.Queue[bytes]] = {}
+        self._numbers = itertools.count()
 
     async def open(self, ask: Ask) -> ReplyStream:
-        """Subscribe an inbox, publish the request, return its reply stream.
+        """Register a reply subject, publish the request, return its reply stream.
 
         Raises:
             UpstreamUnavailableError: the request could not be stored in ``PROXY_REQUESTS``.
         """
-        inbox = self._bus.nc.new_inbox()
+        if self._sub is None:
+            await self._subscribe()
+        token = str(next(self._numbers))
         request = ProxyRequest(
             request_id=str(uuid.uuid4()), session_id=ask.session_id, query=ask.query,
             provider=ask.provider, model=ask.model, temperature=ask.temperature,
-            stream=ask.stream, reply_to=inbox, deadline=time.time() + self._timeout,
+            stream=ask.stream, reply_to=f"{self._prefix}.{token}",
+            deadline=time.time() + self._timeout,
         )  # fmt: skip
-        sub = await self._bus.nc.subscribe(inbox)
+        inbox = self._waiting[token] = asyncio.Queue()
         try:
             await self._bus.publish(
                 proxy_request_subject(ask.session_id), request, msg_id=request.request_id
             )
         except (nats.errors.Error, TimeoutError, OSError) as exc:
-            await sub.unsubscribe()
+            self._waiting.pop(token, None)
             raise UpstreamUnavailableError(
                 f"the request could not be queued for the pipeline ({type(exc).__name__})"
             ) from None
         structlog.contextvars.bind_contextvars(request_id=request.request_id)
-        return ReplyStream(sub, request)
+        return ReplyStream(inbox, request, functools.partial(self._forget, token))
+
+    def _forget(self, token: str) -> None:
+        self._waiting.pop(token, None)
+
+    async def _subscribe(self) -> None:
+        async with self._subscribing:
+            if self._sub is None:
+                self._sub = await self._bus.nc.subscribe(f"{self._prefix}.*", cb=self._route)
+
+    async def _route(self, msg: Msg) -> None:
+        inbox = self._waiting.get(msg.subject.rpartition(".")[2])
+        if inbox is not None:  # else: a late reply to a request already answered or abandoned
+            inbox.put_nowait(msg.data)
 
     async def answer(self, ask: Ask) -> ProxyAnswer:
         """Publish ``ask`` and wait for its final answer (deltas are ignored)."""

@@ -8,6 +8,11 @@ A batch closes ``linger`` seconds after its first record (or at ``max_batch``
 records) and is written with one compare-and-set per session and the query-log
 publishes pipelined, one batch at a time.
 
+A session's next question reads its history after :meth:`AfterReply.settle`,
+which writes that session's pending turns at once: a follow-up sent the moment
+an answer arrives still sees the answer (on this replica; another replica sees
+it once the batch is written, a few milliseconds later).
+
 Nothing is lost: the handler returns (and the runner acks the request) only
 after its batch is stored; if storing fails, every handler of the batch raises
 and the request is retried. Both writes are idempotent per request id, so a
@@ -64,6 +69,7 @@ class AfterReply:
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
         self._queue: asyncio.Queue[_Batch | None] = asyncio.Queue()
+        self._by_session: dict[str, _Batch] = {}  # the last unwritten batch with its turns
 
     def start(self) -> None:
         """Start the writer (one batch at a time, in order)."""
@@ -73,7 +79,7 @@ class AfterReply:
         """Write what is still open, then stop (later records are stored one by one)."""
         self._closing = True
         if self._open is not None:
-            self._open.full.set()
+            self._close_batch(self._open)
         self._queue.put_nowait(None)
         if self._writer is not None:
             await self._writer
@@ -92,10 +98,25 @@ class AfterReply:
             batch = self._open = _Batch()
             self._queue.put_nowait(batch)
         batch.records.append((session_id, turn, event))
+        self._by_session[session_id] = batch
         if len(batch.records) >= self._max_batch:
-            batch.full.set()
-            self._open = None
+            self._close_batch(batch)
         await asyncio.shield(batch.done)
+
+    async def settle(self, session_id: str) -> None:
+        """Write the session's pending turns now and wait for them (errors are the handlers')."""
+        batch = self._by_session.get(session_id)
+        if batch is None:
+            return
+        self._close_batch(batch)
+        with contextlib.suppress(Exception):
+            await asyncio.shield(batch.done)
+
+    def _close_batch(self, batch: _Batch) -> None:
+        """No more records for ``batch``: the writer takes it without lingering."""
+        if self._open is batch:
+            self._open = None
+        batch.full.set()
 
     async def _write_batches(self) -> None:
         while (batch := await self._queue.get()) is not None:
@@ -111,6 +132,9 @@ class AfterReply:
                 batch.done.exception()  # retrieved here too: no "never retrieved" noise
             else:
                 batch.done.set_result(None)
+            for session_id, _, _ in batch.records:
+                if self._by_session.get(session_id) is batch:
+                    del self._by_session[session_id]
 
     async def _store(self, records: list[tuple[str, Turn, QueryLogged]]) -> None:
         m.AFTER_REPLY_BATCH.observe(len(records))

@@ -156,6 +156,7 @@ class ProxyHandler:
         with m.stage("retrieval"):
             sources = await self._p.retriever.search(question)
         with m.stage("session"):
+            await self._p.after_reply.settle(request.session_id)  # its last turn, if unwritten
             history = await self._p.sessions.history(request.session_id)
         chat = build_request(question, sources, history, temperature=request.temperature)
         if ab is not None:
