@@ -132,7 +132,8 @@ class ReplyStream:
             if remaining <= 0:
                 raise UpstreamTimeoutError(_timeout_message(self.request), code="DeadlineExceeded")
             try:
-                data = await asyncio.wait_for(self._inbox.get(), remaining)
+                async with asyncio.timeout(remaining):  # no extra task, unlike wait_for
+                    data = await self._inbox.get()
             except TimeoutError:
                 continue
             try:
