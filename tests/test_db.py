@@ -81,3 +81,22 @@ async def test_claim_once_first_claim_wins(pool: asyncpg.Pool, schema: str) -> N
         assert await claim_once(conn, schema, "job-1") is True
         assert await claim_once(conn, schema, "job-1") is False
         assert await claim_once(conn, schema, "job-2") is True
+
+
+async def test_a_connection_released_inside_a_transaction_comes_back_clean(
+    database_url: str,
+) -> None:
+    """The pool's light reset still rolls back what a cancelled caller left open."""
+    pool = await create_pool(database_url, max_size=1)
+    try:
+        await pool.execute("CREATE TABLE leftovers (n int)")
+        async with pool.acquire() as conn:
+            await conn.execute("BEGIN")
+            await conn.execute("INSERT INTO leftovers VALUES (1)")
+        async with pool.acquire() as conn:  # the same connection (max_size=1)
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT count(*) FROM leftovers") == 0
+            await conn.execute("INSERT INTO leftovers VALUES (2)")  # autocommit again
+        assert await pool.fetchval("SELECT count(*) FROM leftovers") == 1
+    finally:
+        await pool.close()
