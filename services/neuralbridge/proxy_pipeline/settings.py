@@ -59,7 +59,8 @@ class ProxyPipelineSettings(CommonSettings, frozen=True, kw_only=True):
     fallback_temperature: Annotated[float, msgspec.Meta(ge=0, le=2)] | None = None
     session_ttl_seconds: Seconds = 3600.0
     session_max_turns: Positive = 5
-    proxy_concurrency: Positive = 16
+    #: Requests answered at once per replica (mostly waiting on the LLM).
+    proxy_concurrency: Positive = 64
     #: Seconds without a heartbeat before another replica gets the request.
     proxy_ack_wait: Seconds = 15.0
     proxy_retry_schedule: tuple[float, ...] = (1.0, 2.0)
