@@ -10,11 +10,14 @@ from nats.js.kv import KeyValue
 from prometheus_client import REGISTRY
 
 from neuralbridge.core.bus import Bus
+from neuralbridge.core.db import create_pool, load_migrations, migrate
 from neuralbridge.core.embedded.nats import EmbeddedNats
 from neuralbridge.core.schemas import decode
 from neuralbridge.core.subjects import PROXY_SESSIONS_KV, QUERY_LOGS_STREAM
 from neuralbridge.messages.proxy import QueryLogged
 from neuralbridge.proxy_pipeline.after_reply import AfterReply
+from neuralbridge.proxy_pipeline.cache import CachedAnswer, ResponseCache
+from neuralbridge.proxy_pipeline.main import SERVICE
 from neuralbridge.proxy_pipeline.sessions import SessionStore, Turn
 from neuralbridge.proxy_pipeline.topology import declare_all, requests_work
 
@@ -28,12 +31,29 @@ async def own_bus(private_nats: EmbeddedNats) -> AsyncIterator[Bus]:
 
 
 @pytest.fixture
+async def cache(database_url: str) -> AsyncIterator[ResponseCache]:
+    """The response cache on the pipeline's migrated schema (no one else's tables)."""
+    pool = await create_pool(database_url, schema=SERVICE.schema)
+    assert SERVICE.schema is not None
+    assert SERVICE.migrations is not None
+    await migrate(pool, SERVICE.schema, load_migrations(SERVICE.migrations))
+    yield ResponseCache(pool, max_size=100, ttl=600.0)
+    await pool.close()
+
+
+@pytest.fixture
 async def kv(own_bus: Bus) -> KeyValue:
     return await own_bus.js.key_value(PROXY_SESSIONS_KV)
 
 
 def _turn(n: int) -> Turn:
     return Turn(request_id=f"r{n}", question=f"q{n}", answer=f"a{n}")
+
+
+def _entry(n: int) -> tuple[str, CachedAnswer]:
+    """Five keys, each written four times in a batch: the last answer must win."""
+    answer = CachedAnswer(answer=f"a{n}", provider="openai", model="m", confidence=0.9)
+    return f"k{n % 5}", answer
 
 
 def _event(n: int, session: str) -> QueryLogged:
@@ -99,14 +119,19 @@ def _batches() -> tuple[float, float]:
     return records, batches
 
 
-async def test_concurrent_answers_are_stored_as_one_batch(own_bus: Bus, kv: KeyValue) -> None:
-    """Twenty records inside the linger: one batch, every turn and event stored once."""
-    after = AfterReply(own_bus, SessionStore(kv, max_turns=50), linger=0.2)
+async def test_concurrent_answers_are_stored_as_one_batch(
+    own_bus: Bus, kv: KeyValue, cache: ResponseCache
+) -> None:
+    """Twenty records inside the linger: one batch, every turn, event and cache row stored."""
+    after = AfterReply(own_bus, SessionStore(kv, max_turns=50), cache, linger=0.2)
     after.start()
     records_before, batches_before = _batches()
     try:
         await asyncio.gather(
-            *(after.record("s1" if n % 2 else "s2", _turn(n), _event(n, "s")) for n in range(20))
+            *(
+                after.record("s1" if n % 2 else "s2", _turn(n), _event(n, "s"), _entry(n))
+                for n in range(20)
+            )
         )
     finally:
         await after.close()
@@ -115,15 +140,23 @@ async def test_concurrent_answers_are_stored_as_one_batch(own_bus: Bus, kv: KeyV
     assert sorted(e.request_id for e in await _logged(own_bus)) == sorted(
         f"r{n}" for n in range(20)
     )
+    rows = await cache._pool.fetch("SELECT cache_key, answer->>'answer' AS a FROM response_cache")
+    assert {r["cache_key"]: r["a"] for r in rows} == {
+        f"k{n % 5}": f"a{15 + n % 5}" for n in range(5)
+    }
+    fresh = ResponseCache(cache._pool, max_size=10, ttl=600.0)  # nothing remembered
+    assert (await fresh.get("k3")) == _entry(18)[1]
     store = SessionStore(kv, max_turns=50)
     assert await _questions(store, "s1") == [f"q{n}" for n in range(1, 20, 2)]
     assert await _questions(store, "s2") == [f"q{n}" for n in range(0, 20, 2)]
 
 
-async def test_a_failed_batch_fails_every_request_in_it(own_bus: Bus, kv: KeyValue) -> None:
+async def test_a_failed_batch_fails_every_request_in_it(
+    own_bus: Bus, kv: KeyValue, cache: ResponseCache
+) -> None:
     """No stream for the events: each waiter raises (and its request is retried)."""
     await own_bus.js.delete_stream(QUERY_LOGS_STREAM)
-    after = AfterReply(own_bus, SessionStore(kv, max_turns=5), linger=0.05)
+    after = AfterReply(own_bus, SessionStore(kv, max_turns=5), cache, linger=0.05)
     after.start()
     try:
         results = await asyncio.gather(
@@ -136,18 +169,22 @@ async def test_a_failed_batch_fails_every_request_in_it(own_bus: Bus, kv: KeyVal
     assert all(isinstance(r, Exception) for r in results), results
 
 
-async def test_records_after_close_are_stored_one_by_one(own_bus: Bus, kv: KeyValue) -> None:
-    after = AfterReply(own_bus, SessionStore(kv, max_turns=5), linger=5.0)
+async def test_records_after_close_are_stored_one_by_one(
+    own_bus: Bus, kv: KeyValue, cache: ResponseCache
+) -> None:
+    after = AfterReply(own_bus, SessionStore(kv, max_turns=5), cache, linger=5.0)
     after.start()
     await after.close()
     await asyncio.wait_for(after.record("late", _turn(1), _event(1, "late")), 5)
     assert [e.request_id for e in await _logged(own_bus)] == ["r1"]
 
 
-async def test_settle_writes_a_sessions_pending_turn_at_once(own_bus: Bus, kv: KeyValue) -> None:
+async def test_settle_writes_a_sessions_pending_turn_at_once(
+    own_bus: Bus, kv: KeyValue, cache: ResponseCache
+) -> None:
     """A follow-up question does not wait out the linger to see the previous answer."""
     store = SessionStore(kv, max_turns=5)
-    after = AfterReply(own_bus, store, linger=30.0)
+    after = AfterReply(own_bus, store, cache, linger=30.0)
     after.start()
     try:
         recorded = asyncio.create_task(after.record("chat", _turn(1), _event(1, "chat")))

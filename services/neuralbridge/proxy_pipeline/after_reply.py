@@ -1,12 +1,14 @@
-"""What follows an answer, group-committed: session turns and query-log events.
+"""What follows an answer, group-committed: session turns, query logs, cache rows.
 
-Once a request is answered, its turn goes into the session history and a
-:class:`QueryLogged` event into ``QUERY_LOGS``. Doing both per request costs
-three NATS round trips right when the next request wants the CPU; here the
+Once a request is answered, its turn goes into the session history, a
+:class:`QueryLogged` event into ``QUERY_LOGS`` and a new answer into the
+response cache's PostgreSQL layer. Doing that per request costs NATS and
+PostgreSQL round trips right when the next request wants the CPU; here the
 handler hands them to :class:`AfterReply` and waits for the batch they land in.
 A batch closes ``linger`` seconds after its first record (or at ``max_batch``
-records) and is written with one compare-and-set per session and the query-log
-publishes pipelined, one batch at a time.
+records) and is written with one compare-and-set per session, one ``INSERT``
+for its cache rows and the query-log publishes pipelined, one batch at a time.
+(The memory layer of the cache has the answer before the reply is sent.)
 
 A session's next question reads its history after :meth:`AfterReply.settle`,
 which writes that session's pending turns at once: a follow-up sent the moment
@@ -32,6 +34,7 @@ from neuralbridge.core.bus import Bus
 from neuralbridge.core.subjects import query_log_subject
 from neuralbridge.messages.proxy import QueryLogged
 from neuralbridge.proxy_pipeline import metrics as m
+from neuralbridge.proxy_pipeline.cache import CachedAnswer, ResponseCache
 from neuralbridge.proxy_pipeline.sessions import SessionStore, Turn
 
 __all__ = ["AfterReply"]
@@ -39,9 +42,17 @@ __all__ = ["AfterReply"]
 log = structlog.get_logger()
 
 
+@dataclass(frozen=True, slots=True)
+class _Record:
+    session_id: str
+    turn: Turn
+    event: QueryLogged
+    cache_entry: tuple[str, CachedAnswer] | None
+
+
 @dataclass(slots=True)
 class _Batch:
-    records: list[tuple[str, Turn, QueryLogged]] = field(default_factory=list)
+    records: list[_Record] = field(default_factory=list)
     done: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -54,15 +65,23 @@ class AfterReply:
     Args:
         bus: Where the query-log events are published.
         sessions: The session store.
+        cache: The response cache (its persistent layer).
         linger: Seconds a batch stays open after its first record.
         max_batch: Records that close a batch at once.
     """
 
     def __init__(
-        self, bus: Bus, sessions: SessionStore, *, linger: float, max_batch: int = 256
+        self,
+        bus: Bus,
+        sessions: SessionStore,
+        cache: ResponseCache,
+        *,
+        linger: float,
+        max_batch: int = 256,
     ) -> None:
         self._bus = bus
         self._sessions = sessions
+        self._cache = cache
         self._linger = linger
         self._max_batch = max_batch
         self._open: _Batch | None = None
@@ -84,20 +103,27 @@ class AfterReply:
         if self._writer is not None:
             await self._writer
 
-    async def record(self, session_id: str, turn: Turn, event: QueryLogged) -> None:
-        """Add one answered request; return once its batch is stored.
+    async def record(
+        self,
+        session_id: str,
+        turn: Turn,
+        event: QueryLogged,
+        cache_entry: tuple[str, CachedAnswer] | None = None,
+    ) -> None:
+        """Add one answered request (and its new cache entry); return once its batch is stored.
 
         Raises:
             Exception: storing the batch failed (the request should be retried).
         """
+        record = _Record(session_id, turn, event, cache_entry)
         if self._closing or self._writer is None or self._writer.done():
-            await self._store([(session_id, turn, event)])  # not running: no batching
+            await self._store([record])  # not running: no batching
             return
         batch = self._open
         if batch is None:
             batch = self._open = _Batch()
             self._queue.put_nowait(batch)
-        batch.records.append((session_id, turn, event))
+        batch.records.append(record)
         self._by_session[session_id] = batch
         if len(batch.records) >= self._max_batch:
             self._close_batch(batch)
@@ -132,27 +158,29 @@ class AfterReply:
                 batch.done.exception()  # retrieved here too: no "never retrieved" noise
             else:
                 batch.done.set_result(None)
-            for session_id, _, _ in batch.records:
-                if self._by_session.get(session_id) is batch:
-                    del self._by_session[session_id]
+            for record in batch.records:
+                if self._by_session.get(record.session_id) is batch:
+                    del self._by_session[record.session_id]
 
-    async def _store(self, records: list[tuple[str, Turn, QueryLogged]]) -> None:
+    async def _store(self, records: list[_Record]) -> None:
         m.AFTER_REPLY_BATCH.observe(len(records))
         by_session: dict[str, list[Turn]] = {}
-        for session_id, turn, _ in records:
-            by_session.setdefault(session_id, []).append(turn)
+        for record in records:
+            by_session.setdefault(record.session_id, []).append(record.turn)
+        entries = [r.cache_entry for r in records if r.cache_entry is not None]
         with m.stage("session"):
             await asyncio.gather(
-                *(self._sessions.append_turns(sid, turns) for sid, turns in by_session.items())
+                *(self._sessions.append_turns(sid, turns) for sid, turns in by_session.items()),
+                self._cache.persist(entries),
             )
         with m.stage("query_log"):
             await asyncio.gather(
                 *(
                     self._bus.publish(
-                        query_log_subject(event.request_id),
-                        event,
-                        msg_id=f"query-log:{event.request_id}",
+                        query_log_subject(r.event.request_id),
+                        r.event,
+                        msg_id=f"query-log:{r.event.request_id}",
                     )
-                    for _, _, event in records
+                    for r in records
                 )
             )

@@ -7,7 +7,9 @@ name); conversation history is not part of it (seed 003's cache is per
 question). Lookups try memory first (a hit never touches PostgreSQL), then the
 table (a hit is promoted to memory for the rest of its lifetime). Only answers
 at or above ``CONFIDENCE_THRESHOLD`` are stored; ``CACHE_ENABLED=false``
-bypasses both layers.
+bypasses both layers. The pipeline remembers a new answer in memory at once and
+persists it with the request's after-reply batch (:meth:`ResponseCache.persist`),
+off the answer's path.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -102,18 +104,29 @@ class ResponseCache:
 
     async def get(self, key: str) -> CachedAnswer | None:
         """The live entry for ``key``, from memory or PostgreSQL, or ``None``."""
+        found = self.get_remembered(key)
+        return found if found is not None else await self.get_persisted(key)
+
+    def get_remembered(self, key: str) -> CachedAnswer | None:
+        """The live entry for ``key`` in the memory layer, or ``None``."""
         if not self.enabled:
             return None
-        now = self._clock()
         held = self._memory.get(key)
         if held is not None:
             expires, answer = held
-            if expires > now:
+            if expires > self._clock():
                 self._memory.move_to_end(key)
                 m.CACHE_LOOKUPS.labels("memory", "hit").inc()
                 return answer
             del self._memory[key]
         m.CACHE_LOOKUPS.labels("memory", "miss").inc()
+        return None
+
+    async def get_persisted(self, key: str) -> CachedAnswer | None:
+        """The live entry for ``key`` in PostgreSQL (then remembered), or ``None``."""
+        if not self.enabled:
+            return None
+        now = self._clock()
         async with self._pool.acquire() as conn:
             row = await store.get_entry(conn, key)
         if row is None:
@@ -127,11 +140,21 @@ class ResponseCache:
 
     async def put(self, key: str, answer: CachedAnswer) -> None:
         """Store ``answer`` in both layers for ``ttl`` seconds."""
-        if not self.enabled:
+        self.remember(key, answer)
+        await self.persist([(key, answer)])
+
+    def remember(self, key: str, answer: CachedAnswer) -> None:
+        """Store ``answer`` in the memory layer for ``ttl`` seconds."""
+        if self.enabled:
+            self._remember(key, answer, self._clock() + self._ttl)
+
+    async def persist(self, entries: Sequence[tuple[str, CachedAnswer]]) -> None:
+        """Store entries in the PostgreSQL layer for ``ttl`` seconds (the last of a key wins)."""
+        if not self.enabled or not entries:
             return
-        self._remember(key, answer, self._clock() + self._ttl)
+        encoded = {key: msgspec.json.encode(answer) for key, answer in entries}
         async with self._pool.acquire() as conn:
-            await store.put_entry(conn, key, msgspec.json.encode(answer), self._ttl)
+            await store.put_entries(conn, encoded, self._ttl)
 
     async def sweep(self) -> int:
         """Drop expired entries from both layers; return how many rows were deleted."""

@@ -81,7 +81,9 @@ async def main(deps: Deps[ProxyPipelineSettings], stop: asyncio.Event) -> None:
             score_threshold=s.rag_score_threshold,
             adapters=adapters,
         )  # fmt: skip
-        after_reply = AfterReply(deps.bus, sessions, linger=s.proxy_after_reply_linger_seconds)
+        after_reply = AfterReply(
+            deps.bus, sessions, cache, linger=s.proxy_after_reply_linger_seconds
+        )
         parts = PipelineParts(
             bus=deps.bus, cache=cache, retriever=retriever, sessions=sessions, llms=llms,
             settings=s, max_deliver=work.max_deliver, after_reply=after_reply,

@@ -24,7 +24,7 @@ import structlog
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.errors import RetryableError
 from neuralbridge.core.runner import JobContext
-from neuralbridge.llm import LLMConfigError, LLMProfile
+from neuralbridge.llm import ChatMessage, LLMConfigError, LLMProfile
 from neuralbridge.messages.proxy import (
     GuardrailFinding,
     ProxyAnswer,
@@ -90,8 +90,8 @@ class ProxyHandler:
                 await replier.reset(always=True)
             ab = self._p.experiments.assign(request) if self._p.experiments else None
             routed = ab.apply(request) if ab else request
-            answer, question = await self._answer_in_time(routed, replier, started, ab)
-            await self._after_answer(request, question, answer, ab)
+            answered = await self._answer_in_time(routed, replier, started, ab)
+            await self._after_answer(request, answered, ab)
         except RequestRefused as exc:
             await self._refuse(replier, exc)
         except Exception as exc:
@@ -101,7 +101,7 @@ class ProxyHandler:
 
     async def _answer_in_time(
         self, request: ProxyRequest, replier: Replier, started: float, ab: Assignment | None
-    ) -> tuple[ProxyAnswer, str]:
+    ) -> _Answered:
         """:meth:`_answer` under the request's deadline."""
         remaining = request.deadline - time.time()
         if remaining <= 0:
@@ -114,8 +114,8 @@ class ProxyHandler:
 
     async def _answer(
         self, request: ProxyRequest, replier: Replier, started: float, ab: Assignment | None
-    ) -> tuple[ProxyAnswer, str]:
-        """Reply with the answer; return it and the redacted question."""
+    ) -> _Answered:
+        """Reply with the answer; return it, the redacted question and a new cache entry."""
         s = self._p.settings
         with m.stage("input_guardrails"):
             screened = screen_query(
@@ -129,12 +129,16 @@ class ProxyHandler:
         namespace = ab.cache_namespace(s.cache_namespace) if ab else s.cache_namespace
         namespace += self._p.retriever.knowledge_tag
         key = cache_key(screened.text, profile, request.temperature, namespace)
-        with m.stage("cache"):
-            hit = await self._p.cache.get(key)
+        fresh: tuple[str, CachedAnswer] | None = None
+        hit, history = await self._lookup(key, request.session_id)
         if hit is None:
-            hit = await self._generate(request, screened.text, profile, replier, ab)
+            assert history is not None
+            hit = await self._generate(
+                request, screened.text, profile, replier, history_read=history, ab=ab
+            )
             if hit.confidence >= s.confidence_threshold:
-                await self._p.cache.put(key, hit)
+                self._p.cache.remember(key, hit)  # persisted after the reply (after_reply)
+                fresh = (key, hit)
             cached = False
         else:
             if request.stream:
@@ -143,7 +147,32 @@ class ProxyHandler:
             cached = True
         answer = _answer(request, hit, cached, screened.findings, started)
         await replier.answer(answer)
-        return answer, screened.text
+        return _Answered(answer, screened.text, fresh)
+
+    async def _lookup(
+        self, key: str, session_id: str
+    ) -> tuple[CachedAnswer | None, asyncio.Future[list[ChatMessage]] | None]:
+        """A cache hit, or ``None`` and the session history, read while PostgreSQL answers."""
+        with m.stage("cache"):
+            hit = self._p.cache.get_remembered(key)
+        if hit is not None:
+            return hit, None
+        history = asyncio.ensure_future(self._history(session_id))
+        try:
+            with m.stage("cache"):
+                hit = await self._p.cache.get_persisted(key)
+        except BaseException:
+            _discard(history)
+            raise
+        if hit is not None:
+            _discard(history)
+            return hit, None
+        return None, history
+
+    async def _history(self, session_id: str) -> list[ChatMessage]:
+        with m.stage("session"):
+            await self._p.after_reply.settle(session_id)  # its last turn, if unwritten
+            return await self._p.sessions.history(session_id)
 
     async def _generate(
         self,
@@ -151,13 +180,17 @@ class ProxyHandler:
         question: str,
         profile: LLMProfile,
         replier: Replier,
+        *,
+        history_read: asyncio.Future[list[ChatMessage]],
         ab: Assignment | None = None,
     ) -> CachedAnswer:
-        with m.stage("retrieval"):
-            sources = await self._p.retriever.search(question)
-        with m.stage("session"):
-            await self._p.after_reply.settle(request.session_id)  # its last turn, if unwritten
-            history = await self._p.sessions.history(request.session_id)
+        try:
+            with m.stage("retrieval"):
+                sources = await self._p.retriever.search(question)
+        except BaseException:
+            _discard(history_read)
+            raise
+        history = await history_read
         chat = build_request(question, sources, history, temperature=request.temperature)
         if ab is not None:
             chat = ab.instruct(chat)
@@ -177,11 +210,7 @@ class ProxyHandler:
         )
 
     async def _after_answer(
-        self,
-        request: ProxyRequest,
-        question: str,
-        answer: ProxyAnswer,
-        ab: Assignment | None = None,
+        self, request: ProxyRequest, answered: _Answered, ab: Assignment | None = None
     ) -> None:
         """Metrics, the session turn and the query-log event (the answer is already sent).
 
@@ -189,6 +218,7 @@ class ProxyHandler:
         idempotent per request id, so a redelivery after a crash here repeats
         them harmlessly.
         """
+        answer, question = answered.answer, answered.question
         m.REQUESTS.labels("cached" if answer.cached else "answered").inc()
         m.REQUEST_DURATION.labels(answer.provider).observe(answer.latency_ms / 1000)
         m.CONFIDENCE.observe(answer.confidence)
@@ -202,7 +232,7 @@ class ProxyHandler:
             experiment=ab.experiment.id if ab else None,
             variant=ab.variant.name if ab else None,
         )  # fmt: skip
-        await self._p.after_reply.record(request.session_id, turn, event)
+        await self._p.after_reply.record(request.session_id, turn, event, answered.cache_entry)
         log.info("proxy_answered", provider=answer.provider, model=answer.model,
                  cached=answer.cached, confidence=answer.confidence,
                  fallback_reason=answer.fallback_reason, latency_ms=answer.latency_ms)  # fmt: skip
@@ -226,6 +256,24 @@ class ProxyHandler:
                 await replier.fail(f"internal error: {type(exc).__name__}", "InternalError")
         delay = schedule[min(ctx.deliveries, len(schedule)) - 1]
         return RetryableError(f"{type(exc).__name__}: {exc}", delay=delay)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answered:
+    """A sent answer, its redacted question and the cache entry it created (if any)."""
+
+    answer: ProxyAnswer
+    question: str
+    cache_entry: tuple[str, CachedAnswer] | None
+
+
+def _discard(task: asyncio.Future[list[ChatMessage]]) -> None:
+    """Drop a speculative read: cancel it, or swallow what it already raised."""
+    if task.done():
+        if not task.cancelled():
+            task.exception()
+    else:
+        task.cancel()
 
 
 def _excerpt(source: SourceRef) -> SourceRef:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["delete_expired", "delete_expired_sized", "get_entry", "put_entry"]
+__all__ = ["delete_expired", "delete_expired_sized", "get_entry", "put_entries"]
 
 
 async def get_entry(conn: Any, key: str) -> tuple[bytes, float] | None:
@@ -26,15 +26,16 @@ async def get_entry(conn: Any, key: str) -> tuple[bytes, float] | None:
     return row["answer"].encode(), float(row["remaining"])
 
 
-async def put_entry(conn: Any, key: str, answer: bytes, ttl: float) -> None:
-    """Store (or replace) an entry living ``ttl`` seconds."""
+async def put_entries(conn: Any, entries: dict[str, bytes], ttl: float) -> None:
+    """Store (or replace) entries (key → JSON) living ``ttl`` seconds, in one statement."""
     await conn.execute(
         "INSERT INTO response_cache (cache_key, answer, expires_at)"
-        " VALUES ($1, $2::jsonb, now() + make_interval(secs => $3))"
+        " SELECT k, a::jsonb, now() + make_interval(secs => $3)"
+        " FROM unnest($1::text[], $2::text[]) AS e(k, a)"
         " ON CONFLICT (cache_key) DO UPDATE SET answer = EXCLUDED.answer,"
         " created_at = now(), expires_at = EXCLUDED.expires_at, hits = 0",
-        key,
-        answer.decode(),
+        list(entries),
+        [answer.decode() for answer in entries.values()],
         ttl,
     )
 
