@@ -196,3 +196,20 @@ async def test_settle_writes_a_sessions_pending_turn_at_once(
         await asyncio.wait_for(after.settle("chat"), 1)  # nothing pending: returns at once
     finally:
         await after.close()
+
+
+async def test_a_cache_row_that_cannot_be_written_fails_nothing(
+    own_bus: Bus, kv: KeyValue, cache: ResponseCache
+) -> None:
+    """The cache is an optimisation: turn and event are stored, the answer stays in memory."""
+    await cache._pool.execute("DROP TABLE response_cache")
+    after = AfterReply(own_bus, SessionStore(kv, max_turns=5), cache, linger=0.05)
+    after.start()
+    try:
+        cache.remember(*_entry(1))
+        await asyncio.wait_for(after.record("c", _turn(1), _event(1, "c"), _entry(1)), 5)
+    finally:
+        await after.close()
+    assert [e.request_id for e in await _logged(own_bus)] == ["r1"]
+    assert await _questions(SessionStore(kv, max_turns=5), "c") == ["q1"]
+    assert cache.get_remembered("k1") == _entry(1)[1]

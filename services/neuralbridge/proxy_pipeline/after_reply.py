@@ -17,9 +17,10 @@ it once the batch is written, a few milliseconds later).
 
 Nothing is lost: the handler returns (and the runner acks the request) only
 after its batch is stored; if storing fails, every handler of the batch raises
-and the request is retried. Both writes are idempotent per request id, so a
-retry repeats them harmlessly. The client never waits for any of this: the
-answer was sent before.
+and the request is retried. The turn and the event are idempotent per request
+id, so a retry repeats them harmlessly. A cache row that cannot be written is
+only logged (``cache_persist_failed``): the answer stays in the memory layer.
+The client never waits for any of this: the answer was sent before.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
+import asyncpg
 import structlog
 
 from neuralbridge.core.bus import Bus
@@ -162,6 +164,13 @@ class AfterReply:
                 if self._by_session.get(record.session_id) is batch:
                     del self._by_session[record.session_id]
 
+    async def _persist(self, entries: list[tuple[str, CachedAnswer]]) -> None:
+        """Cache rows are an optimisation: a failure is logged, not retried with the batch."""
+        try:
+            await self._cache.persist(entries)
+        except (asyncpg.PostgresError, OSError) as exc:
+            log.warning("cache_persist_failed", entries=len(entries), error=str(exc))
+
     async def _store(self, records: list[_Record]) -> None:
         m.AFTER_REPLY_BATCH.observe(len(records))
         by_session: dict[str, list[Turn]] = {}
@@ -171,7 +180,7 @@ class AfterReply:
         with m.stage("session"):
             await asyncio.gather(
                 *(self._sessions.append_turns(sid, turns) for sid, turns in by_session.items()),
-                self._cache.persist(entries),
+                self._persist(entries),
             )
         with m.stage("query_log"):
             await asyncio.gather(
