@@ -62,7 +62,7 @@ class _Batch:
 
 
 class AfterReply:
-    """Group commit of session turns and query-log events (see the module docstring).
+    """Group commit of session turns, query-log events and cache rows (see the module docstring).
 
     Args:
         bus: Where the query-log events are published.
