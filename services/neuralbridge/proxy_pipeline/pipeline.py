@@ -130,44 +130,50 @@ class ProxyHandler:
         namespace += self._p.retriever.knowledge_tag
         key = cache_key(screened.text, profile, request.temperature, namespace)
         fresh: tuple[str, CachedAnswer] | None = None
-        hit, history = await self._lookup(key, request.session_id)
-        if hit is None:
-            assert history is not None
-            hit = await self._generate(
-                request, screened.text, profile, replier, history_read=history, ab=ab
-            )
+        hit, cached = await self._cached_or_generated(
+            request, key, screened.text, profile, replier, ab
+        )
+        if not cached:
             if hit.confidence >= s.confidence_threshold:
                 self._p.cache.remember(key, hit)  # persisted after the reply (after_reply)
                 fresh = (key, hit)
-            cached = False
-        else:
-            if request.stream:
-                await replier.delta(hit.answer)
-                await replier.flush()
-            cached = True
+        elif request.stream:
+            await replier.delta(hit.answer)
+            await replier.flush()
         answer = _answer(request, hit, cached, screened.findings, started)
         await replier.answer(answer)
         return _Answered(answer, screened.text, fresh)
 
-    async def _lookup(
-        self, key: str, session_id: str
-    ) -> tuple[CachedAnswer | None, asyncio.Future[list[ChatMessage]] | None]:
-        """A cache hit, or ``None`` and the session history, read while PostgreSQL answers."""
+    async def _cached_or_generated(  # noqa: PLR0917 - the request's parts, all needed
+        self,
+        request: ProxyRequest,
+        key: str,
+        question: str,
+        profile: LLMProfile,
+        replier: Replier,
+        ab: Assignment | None,
+    ) -> tuple[CachedAnswer, bool]:
+        """The cache hit (``True``), or a generated answer (``False``).
+
+        On a memory miss the session history is read while PostgreSQL answers the
+        lookup; a hit there (or a failure) drops the read.
+        """
         with m.stage("cache"):
             hit = self._p.cache.get_remembered(key)
         if hit is not None:
-            return hit, None
-        history = asyncio.ensure_future(self._history(session_id))
+            return hit, True
+        history = asyncio.ensure_future(self._history(request.session_id))
         try:
             with m.stage("cache"):
                 hit = await self._p.cache.get_persisted(key)
-        except BaseException:
+            if hit is not None:
+                return hit, True
+            generated = await self._generate(
+                request, question, profile, replier, history_read=history, ab=ab
+            )
+            return generated, False
+        finally:
             _discard(history)
-            raise
-        if hit is not None:
-            _discard(history)
-            return hit, None
-        return None, history
 
     async def _history(self, session_id: str) -> list[ChatMessage]:
         with m.stage("session"):
@@ -184,12 +190,8 @@ class ProxyHandler:
         history_read: asyncio.Future[list[ChatMessage]],
         ab: Assignment | None = None,
     ) -> CachedAnswer:
-        try:
-            with m.stage("retrieval"):
-                sources = await self._p.retriever.search(question)
-        except BaseException:
-            _discard(history_read)
-            raise
+        with m.stage("retrieval"):
+            sources = await self._p.retriever.search(question)
         history = await history_read
         chat = build_request(question, sources, history, temperature=request.temperature)
         if ab is not None:
@@ -268,7 +270,7 @@ class _Answered:
 
 
 def _discard(task: asyncio.Future[list[ChatMessage]]) -> None:
-    """Drop a speculative read: cancel it, or swallow what it already raised."""
+    """Drop a speculative read: cancel it, or take what it already raised (or returned)."""
     if task.done():
         if not task.cancelled():
             task.exception()
