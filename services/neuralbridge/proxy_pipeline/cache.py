@@ -138,6 +138,11 @@ class ResponseCache:
         m.CACHE_LOOKUPS.labels("postgres", "hit").inc()
         return answer
 
+    async def put(self, key: str, answer: CachedAnswer) -> None:
+        """Store ``answer`` in both layers for ``ttl`` seconds."""
+        self.remember(key, answer)
+        await self.persist([(key, answer)])
+
     def remember(self, key: str, answer: CachedAnswer) -> None:
         """Store ``answer`` in the memory layer for ``ttl`` seconds."""
         if self.enabled:
