@@ -37,6 +37,7 @@ from neuralbridge.core.schemas import Message
 __all__ = [
     "SEQ_STRIDE",
     "GuardrailFinding",
+    "HistoryMessage",
     "ProxyAnswer",
     "ProxyDelta",
     "ProxyFailure",
@@ -52,12 +53,20 @@ SEQ_STRIDE = 1_000_000
 RequestId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F-]{32,36}$")]
 
 
+class HistoryMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """An earlier message of a conversation the client keeps itself (raw text)."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
 class ProxyRequest(Message, frozen=True, kw_only=True):
     """One question to answer.
 
     Attributes:
         request_id: A UUID chosen by the gateway (dedup and correlation key).
-        session_id: The conversation; its recent turns are used in the prompt.
+        session_id: The conversation. Without ``history`` its recent turns (kept by
+            the pipeline) are used in the prompt.
         query: The user's text, raw (the pipeline sanitises and redacts it).
         provider: Override of ``LLM_PROVIDER`` for this request.
         model: Override of the provider's default model.
@@ -65,6 +74,10 @@ class ProxyRequest(Message, frozen=True, kw_only=True):
         stream: Send :class:`ProxyDelta` replies as tokens arrive.
         reply_to: The core-NATS subject the gateway listens on.
         deadline: Epoch seconds after which nobody waits for the answer.
+        history: The conversation so far, as the client holds it (OpenAI's
+            ``messages``), oldest first, raw: the pipeline screens it like the
+            query and uses it instead of the session's stored turns, which it
+            then neither reads nor writes. ``None``: the pipeline keeps the history.
     """
 
     request_id: RequestId
@@ -76,6 +89,7 @@ class ProxyRequest(Message, frozen=True, kw_only=True):
     stream: bool = False
     reply_to: Annotated[str, msgspec.Meta(min_length=1)]
     deadline: float
+    history: list[HistoryMessage] | None = None
 
 
 class SourceRef(msgspec.Struct, frozen=True, kw_only=True):

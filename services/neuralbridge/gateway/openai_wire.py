@@ -2,11 +2,15 @@
 
 Mapping onto the pipeline (documented for API users):
 
-* the **last user message** is the query; earlier messages are not re-sent:
-  the pipeline keeps each session's history itself. The session is ``user``
-  when given, else derived from the conversation's first user message, so a
-  client re-sending a growing conversation stays in one session. System
-  messages are ignored (the pipeline owns its prompt).
+* the **last user message** is the query; the user and assistant messages
+  before it are the conversation's history, as the client holds it (the
+  pipeline screens them like the query: sanitised, checked for prompt
+  injection, PII redacted, only the last ``SESSION_MAX_TURNS`` turns kept).
+  The pipeline neither reads nor writes its own session history for these
+  requests, so two clients whose conversations start alike never share one.
+  System, developer and tool messages are ignored (the pipeline owns its
+  prompt). The session id, used for per-session rate limits and query logs,
+  is ``user`` when given, else derived from the first user message.
 * ``model``: ``neuralbridge`` (the configured default), a provider name
   (``openai``, ``ollama``, ``extractive``), ``<provider>/<model>``, or any
   other name (a model override for the default provider).
@@ -28,7 +32,7 @@ import msgspec
 from neuralbridge.gateway.errors import InvalidRequestError
 from neuralbridge.gateway.proxy_client import Ask
 from neuralbridge.gateway.queries import Source
-from neuralbridge.messages.proxy import ProxyAnswer
+from neuralbridge.messages.proxy import HistoryMessage, ProxyAnswer
 
 __all__ = [
     "MODELS",
@@ -95,14 +99,21 @@ class ChatRequest(msgspec.Struct, frozen=True, kw_only=True):
         Raises:
             InvalidRequestError: no user message with text.
         """
-        users = [m.text() for m in self.messages if m.role == "user" and m.text().strip()]
-        if not users:
+        said = [
+            HistoryMessage(role=m.role, content=text)
+            for m in self.messages
+            if m.role in ("user", "assistant") and (text := m.text()).strip()
+        ]
+        last = max((i for i, m in enumerate(said) if m.role == "user"), default=None)
+        if last is None:
             raise InvalidRequestError("messages: at least one user message with text is required",
                                  param="messages")  # fmt: skip
         provider, model = _split_model(self.model)
+        first = next(m.content for m in said if m.role == "user")
         return Ask(
-            query=users[-1], session_id=self.user or _session_of(users[0]),
+            query=said[last].content, session_id=self.user or _session_of(first),
             provider=provider, model=model, temperature=self.temperature, stream=self.stream,
+            history=said[:last],
         )  # fmt: skip
 
 

@@ -43,6 +43,7 @@ from neuralbridge.gateway.errors import (
 )
 from neuralbridge.messages.proxy import (
     SEQ_STRIDE,
+    HistoryMessage,
     ProxyAnswer,
     ProxyDelta,
     ProxyFailure,
@@ -67,6 +68,7 @@ class Ask(msgspec.Struct, frozen=True, kw_only=True):
     model: str | None = None
     temperature: float | None = None
     stream: bool = False
+    history: list[HistoryMessage] | None = None
 
 
 class ReplyStream:
@@ -179,7 +181,7 @@ class ProxyClient:
             request_id=str(uuid.uuid4()), session_id=ask.session_id, query=ask.query,
             provider=ask.provider, model=ask.model, temperature=ask.temperature,
             stream=ask.stream, reply_to=f"{self._prefix}.{token}",
-            deadline=time.time() + self._timeout,
+            deadline=time.time() + self._timeout, history=ask.history,
         )  # fmt: skip
         inbox = self._waiting[token] = asyncio.Queue()
         try:

@@ -47,7 +47,7 @@ log = structlog.get_logger()
 @dataclass(frozen=True, slots=True)
 class _Record:
     session_id: str
-    turn: Turn
+    turn: Turn | None
     event: QueryLogged
     cache_entry: tuple[str, CachedAnswer] | None
 
@@ -108,11 +108,13 @@ class AfterReply:
     async def record(
         self,
         session_id: str,
-        turn: Turn,
+        turn: Turn | None,
         event: QueryLogged,
         cache_entry: tuple[str, CachedAnswer] | None = None,
     ) -> None:
         """Add one answered request (and its new cache entry); return once its batch is stored.
+
+        ``turn`` is ``None`` when the client keeps the conversation itself.
 
         Raises:
             Exception: storing the batch failed (the request should be retried).
@@ -126,7 +128,8 @@ class AfterReply:
             batch = self._open = _Batch()
             self._queue.put_nowait(batch)
         batch.records.append(record)
-        self._by_session[session_id] = batch
+        if turn is not None:
+            self._by_session[session_id] = batch
         if len(batch.records) >= self._max_batch:
             self._close_batch(batch)
         await asyncio.shield(batch.done)
@@ -175,7 +178,8 @@ class AfterReply:
         m.AFTER_REPLY_BATCH.observe(len(records))
         by_session: dict[str, list[Turn]] = {}
         for record in records:
-            by_session.setdefault(record.session_id, []).append(record.turn)
+            if record.turn is not None:
+                by_session.setdefault(record.session_id, []).append(record.turn)
         entries = [r.cache_entry for r in records if r.cache_entry is not None]
         with m.stage("session"):
             await asyncio.gather(

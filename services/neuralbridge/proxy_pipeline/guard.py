@@ -5,6 +5,11 @@ Order matters: the text is sanitised (invisible and control characters out,
 text, then redacted. Only the redacted text goes on: to the cache key, the
 embedder, the prompt, the session history, the query log and any log line.
 
+A conversation the client keeps itself (:attr:`ProxyRequest.history`) goes
+through :func:`screen_query` with the query: only its last ``SESSION_MAX_TURNS`` turns are
+kept, and each of their messages is screened like the query, so an injection
+cannot hide in an earlier message and no PII in one reaches a provider.
+
 A flagged injection is refused with ``ProxyFailure(error_class="GuardrailBlocked")``
 naming the rules that fired (never the text), rather than a polite refusal
 answer: a client can tell a block from an answer without parsing prose, and
@@ -14,11 +19,13 @@ nothing is cached or logged for training.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from neuralbridge.guardrails import InputRejected, detect_prompt_injection, redact, sanitize_input
-from neuralbridge.messages.proxy import GuardrailFinding
+from neuralbridge.llm import ChatMessage
+from neuralbridge.messages.proxy import GuardrailFinding, HistoryMessage
 from neuralbridge.proxy_pipeline import metrics as m
 from neuralbridge.proxy_pipeline.errors import GuardrailBlocked, InputRefused
 
@@ -27,27 +34,77 @@ __all__ = ["ScreenedQuery", "count_findings", "screen_query"]
 
 @dataclass(frozen=True, slots=True)
 class ScreenedQuery:
-    """The query as the rest of the pipeline may see it."""
+    """The query (and the client's history, if sent) as the rest of the pipeline may see it."""
 
     text: str
     findings: list[GuardrailFinding]
+    history: list[ChatMessage] | None = None
 
 
-def screen_query(query: str, *, max_chars: int, injection_threshold: float) -> ScreenedQuery:
-    """Sanitise, check and redact ``query``.
+def screen_query(
+    query: str,
+    *,
+    max_chars: int,
+    injection_threshold: float,
+    history: Sequence[HistoryMessage] | None = None,
+    max_turns: int = 5,
+) -> ScreenedQuery:
+    """Sanitise, check and redact ``query``, and the last ``max_turns`` turns of ``history``.
+
+    A turn is a user message and what follows it up to the next user message;
+    history messages that are empty once sanitised are dropped. Findings count
+    the query's and the history's PII together.
 
     Raises:
-        InputRefused: empty after sanitising, or longer than ``max_chars``.
-        GuardrailBlocked: the injection score reached ``injection_threshold``.
+        InputRefused: the query is empty after sanitising, or a text is longer than
+            ``max_chars``.
+        GuardrailBlocked: a text's injection score reached ``injection_threshold``.
+    """
+    kinds: list[str] = []
+    text = _screen(query, max_chars, injection_threshold, kinds)
+    if not text:
+        m.GUARDRAIL_BLOCKS.labels("empty").inc()
+        raise InputRefused("the query is empty")
+    screened = None
+    if history is not None:
+        screened = _screen_history(history, max_turns, max_chars, injection_threshold, kinds)
+    return ScreenedQuery(text=text, findings=count_findings("input", kinds), history=screened)
+
+
+def _screen_history(
+    history: Sequence[HistoryMessage],
+    max_turns: int,
+    max_chars: int,
+    injection_threshold: float,
+    kinds: list[str],
+) -> list[ChatMessage]:
+    starts = [i for i, message in enumerate(history) if message.role == "user"]
+    kept = history[starts[-max_turns] :] if len(starts) > max_turns else history
+    messages: list[ChatMessage] = []
+    for message in kept:
+        try:
+            text = _screen(message.content, max_chars, injection_threshold, kinds)
+        except InputRefused as exc:
+            raise InputRefused(f"an earlier message: {exc}") from None
+        except GuardrailBlocked as exc:
+            raise GuardrailBlocked(f"{exc} in an earlier message") from None
+        if text:
+            messages.append(ChatMessage(role=message.role, content=text))
+    return messages
+
+
+def _screen(text: str, max_chars: int, injection_threshold: float, kinds: list[str]) -> str:
+    """Sanitised, checked and redacted ``text`` ("" if nothing is left once sanitised).
+
+    The kinds of PII found are appended to ``kinds``.
     """
     try:
-        clean = sanitize_input(query, max_chars=max_chars).text
+        clean = sanitize_input(text, max_chars=max_chars).text
     except InputRejected as exc:
         m.GUARDRAIL_BLOCKS.labels("too_long").inc()
         raise InputRefused(str(exc)) from None
     if not clean.strip():
-        m.GUARDRAIL_BLOCKS.labels("empty").inc()
-        raise InputRefused("the query is empty")
+        return ""
     verdict = detect_prompt_injection(clean, threshold=injection_threshold)
     if verdict.flagged:
         m.GUARDRAIL_BLOCKS.labels("prompt_injection").inc()
@@ -56,8 +113,8 @@ def screen_query(query: str, *, max_chars: int, injection_threshold: float) -> S
             f"(score {verdict.score:.2f}; rules: {', '.join(verdict.reasons)})"
         )
     redacted = redact(clean)
-    findings = count_findings("input", [f.kind.value for f in redacted.findings])
-    return ScreenedQuery(text=redacted.text.strip(), findings=findings)
+    kinds.extend(f.kind.value for f in redacted.findings)
+    return redacted.text.strip()
 
 
 def count_findings(stage: Literal["input", "output"], kinds: list[str]) -> list[GuardrailFinding]:

@@ -39,7 +39,7 @@ from neuralbridge.proxy_pipeline.cache import CachedAnswer, ResponseCache, cache
 from neuralbridge.proxy_pipeline.errors import DeadlineExceeded, RequestRefused
 from neuralbridge.proxy_pipeline.experiments import Assignment, ExperimentBook
 from neuralbridge.proxy_pipeline.generation import Generator
-from neuralbridge.proxy_pipeline.guard import screen_query
+from neuralbridge.proxy_pipeline.guard import ScreenedQuery, screen_query
 from neuralbridge.proxy_pipeline.llms import LLMPool
 from neuralbridge.proxy_pipeline.prompt import build_request
 from neuralbridge.proxy_pipeline.replies import Replier
@@ -120,7 +120,8 @@ class ProxyHandler:
         with m.stage("input_guardrails"):
             screened = screen_query(
                 request.query, max_chars=s.max_input_chars,
-                injection_threshold=s.injection_threshold,
+                injection_threshold=s.injection_threshold, history=request.history,
+                max_turns=s.session_max_turns,
             )  # fmt: skip
         try:
             profile = self._p.llms.profile_for(request)
@@ -130,9 +131,7 @@ class ProxyHandler:
         namespace += self._p.retriever.knowledge_tag
         key = cache_key(screened.text, profile, request.temperature, namespace)
         fresh: tuple[str, CachedAnswer] | None = None
-        hit, cached = await self._cached_or_generated(
-            request, key, screened.text, profile, replier, ab
-        )
+        hit, cached = await self._cached_or_generated(request, key, screened, profile, replier, ab)
         if not cached:
             if hit.confidence >= s.confidence_threshold:
                 self._p.cache.remember(key, hit)  # persisted after the reply (after_reply)
@@ -148,28 +147,34 @@ class ProxyHandler:
         self,
         request: ProxyRequest,
         key: str,
-        question: str,
+        screened: ScreenedQuery,
         profile: LLMProfile,
         replier: Replier,
         ab: Assignment | None,
     ) -> tuple[CachedAnswer, bool]:
         """The cache hit (``True``), or a generated answer (``False``).
 
-        On a memory miss the session history is read while PostgreSQL answers the
-        lookup; a hit there (or a failure) drops the read.
+        On a memory miss the session history (unless the client sent its own) is
+        read while PostgreSQL answers the lookup; a hit there (or a failure) drops
+        the read.
         """
         with m.stage("cache"):
             hit = self._p.cache.get_remembered(key)
         if hit is not None:
             return hit, True
-        history = asyncio.ensure_future(self._history(request.session_id))
+        history: asyncio.Future[list[ChatMessage]]
+        if screened.history is not None:
+            history = asyncio.get_running_loop().create_future()
+            history.set_result(screened.history)
+        else:
+            history = asyncio.ensure_future(self._history(request.session_id))
         try:
             with m.stage("cache"):
                 hit = await self._p.cache.get_persisted(key)
             if hit is not None:
                 return hit, True
             generated = await self._generate(
-                request, question, profile, replier, history_read=history, ab=ab
+                request, screened.text, profile, replier, history_read=history, ab=ab
             )
             return generated, False
         finally:
@@ -224,7 +229,9 @@ class ProxyHandler:
         m.REQUESTS.labels("cached" if answer.cached else "answered").inc()
         m.REQUEST_DURATION.labels(answer.provider).observe(answer.latency_ms / 1000)
         m.CONFIDENCE.observe(answer.confidence)
-        turn = Turn(request_id=request.request_id, question=question, answer=answer.answer)
+        turn = None  # the client keeps the conversation: no session turn
+        if request.history is None:
+            turn = Turn(request_id=request.request_id, question=question, answer=answer.answer)
         event = QueryLogged(
             request_id=request.request_id, session_id=request.session_id, query=question,
             answer=answer.answer, provider=answer.provider, model=answer.model,
