@@ -5,7 +5,8 @@ whitespace collapsed), the answering profile (provider, model, base URL), the
 temperature and the knowledge version (``KNOWLEDGE_VERSION`` or the collection
 name); conversation history is not part of it (seed 003's cache is per
 question). Lookups try memory first (a hit never touches PostgreSQL), then the
-table (a hit is promoted to memory for the rest of its lifetime). Only answers
+table (a hit is promoted to memory for the rest of its lifetime), unless the
+filter of known keys (:mod:`.keyfilter`) rules the key out. Only answers
 at or above ``CONFIDENCE_THRESHOLD`` are stored; ``CACHE_ENABLED=false``
 bypasses both layers. The pipeline remembers a new answer in memory at once and
 persists it with the request's after-reply batch (:meth:`ResponseCache.persist`),
@@ -27,6 +28,7 @@ from neuralbridge.llm import LLMProfile
 from neuralbridge.messages.proxy import GuardrailFinding, SourceRef
 from neuralbridge.proxy_pipeline import metrics as m
 from neuralbridge.proxy_pipeline import store
+from neuralbridge.proxy_pipeline.keyfilter import KnownKeys
 
 __all__ = ["CachedAnswer", "MemoryPurge", "ResponseCache", "cache_key", "normalize_query"]
 
@@ -83,6 +85,8 @@ class ResponseCache:
         ttl: Seconds an entry lives (``CACHE_TTL_SECONDS``).
         enabled: ``CACHE_ENABLED``.
         clock: Monotonic seconds for the memory layer's expiry (tests move it by hand).
+        known: The keys that may have a row (:mod:`.keyfilter`): a key it rules out
+            is a miss without a PostgreSQL lookup. ``None``: every miss asks.
     """
 
     def __init__(
@@ -93,8 +97,10 @@ class ResponseCache:
         ttl: float,
         enabled: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        known: KnownKeys | None = None,
     ) -> None:
         self._pool = pool
+        self._known = known
         self._clock = clock
         self._max_size = max_size
         self._ttl = ttl
@@ -126,6 +132,9 @@ class ResponseCache:
         """The live entry for ``key`` in PostgreSQL (then remembered), or ``None``."""
         if not self.enabled:
             return None
+        if self._known is not None and not self._known.may_have(key):
+            m.CACHE_LOOKUPS.labels("postgres", "skipped").inc()
+            return None
         now = self._clock()
         async with self._pool.acquire() as conn:
             row = await store.get_entry(conn, key)
@@ -153,6 +162,8 @@ class ResponseCache:
         if not self.enabled or not entries:
             return
         encoded = {key: msgspec.json.encode(answer) for key, answer in entries}
+        if self._known is not None:
+            self._known.add(encoded)
         async with self._pool.acquire() as conn:
             await store.put_entries(conn, encoded, self._ttl)
 

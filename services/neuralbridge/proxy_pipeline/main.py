@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 
 import aiohttp
@@ -24,6 +23,7 @@ from neuralbridge.proxy_pipeline.answer_memory import AnswerMemory
 from neuralbridge.proxy_pipeline.cache import ResponseCache
 from neuralbridge.proxy_pipeline.cleanup import serve_cleanup
 from neuralbridge.proxy_pipeline.experiments import ExperimentBook
+from neuralbridge.proxy_pipeline.keyfilter import KnownKeys
 from neuralbridge.proxy_pipeline.llms import LLMPool
 from neuralbridge.proxy_pipeline.pipeline import PipelineParts, ProxyHandler
 from neuralbridge.proxy_pipeline.retrieval import Retriever
@@ -54,9 +54,14 @@ async def main(deps: Deps[ProxyPipelineSettings], stop: asyncio.Event) -> None:
     sessions = SessionStore(
         await deps.bus.js.key_value(PROXY_SESSIONS_KV), max_turns=s.session_max_turns
     )
+    every = s.cache_key_filter_refresh_seconds
+    known = None
+    if s.cache_enabled and every > 0:
+        known = KnownKeys(deps.pool, min_capacity=s.cache_max_size, stale_after=max(30, 10 * every))
     cache = ResponseCache(
-        deps.pool, max_size=s.cache_max_size, ttl=s.cache_ttl_seconds, enabled=s.cache_enabled
-    )
+        deps.pool, max_size=s.cache_max_size, ttl=s.cache_ttl_seconds, enabled=s.cache_enabled,
+        known=known,
+    )  # fmt: skip
     async with aiohttp.ClientSession() as session:
         embedder = create_embedder(
             embedder_profile,
@@ -94,7 +99,9 @@ async def main(deps: Deps[ProxyPipelineSettings], stop: asyncio.Event) -> None:
             concurrency=s.proxy_concurrency, grace=s.shutdown_grace_seconds,
         )  # fmt: skip
         cleanup = await serve_cleanup(deps.bus, cache)
-        sweeper = asyncio.create_task(_sweep(cache))
+        chores = [asyncio.create_task(_sweep(cache))]
+        if known is not None:
+            chores.append(asyncio.create_task(known.run(every)))
         log.info("proxy_pipeline_ready", provider=primary.provider, model=primary.model,
                  fallback=fallback.provider if fallback else None,
                  collection=s.rag_collection)  # fmt: skip
@@ -105,12 +112,12 @@ async def main(deps: Deps[ProxyPipelineSettings], stop: asyncio.Event) -> None:
             await after_reply.close()  # after the runner: draining handlers still record
             for sub in cleanup:
                 await sub.unsubscribe()
-            sweeper.cancel()
+            for chore in chores:
+                chore.cancel()
             await adapters.close()
             await experiments.close()
             await answer_memory.close()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            await asyncio.gather(*chores, return_exceptions=True)
 
 
 def _profiles(

@@ -32,6 +32,9 @@ class ProxyPipelineSettings(CommonSettings, frozen=True, kw_only=True):
     cache_enabled: bool = True
     cache_ttl_seconds: Seconds = 3600.0
     cache_max_size: Positive = 10_000
+    #: Seconds between reads of the cache keys other replicas wrote (the filter
+    #: that lets a certain miss skip the PostgreSQL lookup); 0: no filter.
+    cache_key_filter_refresh_seconds: Annotated[float, msgspec.Meta(ge=0)] = 1.0
     #: Part of every cache key: bump it when the knowledge base changes
     #: (unset: the collection name stands in).
     knowledge_version: str | None = None

@@ -7,9 +7,18 @@ even before the cleanup job deletes it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-__all__ = ["delete_expired", "delete_expired_sized", "get_entry", "put_entries"]
+__all__ = [
+    "count_live",
+    "delete_expired",
+    "delete_expired_sized",
+    "get_entry",
+    "keys_since",
+    "live_keys",
+    "put_entries",
+]
 
 
 async def get_entry(conn: Any, key: str) -> tuple[bytes, float] | None:
@@ -54,3 +63,32 @@ async def delete_expired_sized(conn: Any) -> tuple[int, int]:
         " SELECT count(*) AS entries, coalesce(sum(size), 0)::bigint AS bytes FROM gone"
     )
     return int(row["entries"]), int(row["bytes"])
+
+
+async def count_live(conn: Any) -> tuple[datetime, int]:
+    """PostgreSQL's clock now and how many entries are live."""
+    row = await conn.fetchrow(
+        "SELECT now() AS now, count(*) AS live FROM response_cache WHERE expires_at > now()"
+    )
+    return row["now"], int(row["live"])
+
+
+async def live_keys(conn: Any, *, after: str, limit: int) -> list[str]:
+    """Up to ``limit`` keys of live entries greater than ``after``, in key order."""
+    rows = await conn.fetch(
+        "SELECT cache_key FROM response_cache WHERE cache_key > $1 AND expires_at > now()"
+        " ORDER BY cache_key LIMIT $2",
+        after,
+        limit,
+    )
+    return [row["cache_key"] for row in rows]
+
+
+async def keys_since(conn: Any, since: datetime) -> tuple[list[str], datetime]:
+    """Keys of entries written (or rewritten) after ``since``, and PostgreSQL's clock now."""
+    row = await conn.fetchrow(
+        "SELECT now() AS now, coalesce(array_agg(cache_key), '{}') AS keys"
+        " FROM response_cache WHERE created_at > $1",
+        since,
+    )
+    return list(row["keys"]), row["now"]
