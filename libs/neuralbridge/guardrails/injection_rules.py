@@ -34,8 +34,9 @@ class Rule:
 
 
 def _rule(name: str, weight: float, *alternatives: str, case_sensitive: bool = False) -> Rule:
-    flags = re.MULTILINE if case_sensitive else re.MULTILINE | re.IGNORECASE
-    pattern = re.compile("|".join(f"(?:{alt})" for alt in alternatives), flags)
+    # No re.IGNORECASE: folded text is already lower case, and Python's matcher is
+    # several times slower case-insensitively (this runs on every question).
+    pattern = re.compile("|".join(f"(?:{alt})" for alt in alternatives), re.MULTILINE)
     return Rule(name=name, weight=weight, pattern=pattern, case_sensitive=case_sensitive)
 
 
@@ -168,11 +169,10 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
 )
 
-#: Forceful directives; many of them in a short text suggest an attack.
+#: Forceful directives; many of them in a short text suggest an attack (on folded text).
 DIRECTIVE: Final = re.compile(
     r"\b(?:you\s+must|you\s+will\s+(?:always|never)|do\s+not\s+refuse|don't\s+refuse"
     r"|never\s+refuse|always\s+comply|no\s+matter\s+what|without\s+(?:any\s+)?warnings?"
     r"|obey|voce\s+deve|nao\s+recuse|nunca\s+recuse|sempre\s+obedeca|obedeca"
     r"|custe\s+o\s+que\s+custar|sem\s+avisos?|nao\s+importa\s+o\s+que)\b",
-    re.IGNORECASE,
 )
