@@ -21,7 +21,6 @@ from neuralbridge.core.observability.http import HealthServer
 from neuralbridge.gateway.access import Access
 from neuralbridge.gateway.feedback import FeedbackDesk
 from neuralbridge.gateway.proxy_client import ProxyClient
-from neuralbridge.gateway.request_log import log_requests
 from neuralbridge.gateway.responses import EXCEPTION_HANDLERS
 from neuralbridge.gateway.routes import (
     datasets_router,
@@ -77,7 +76,6 @@ def create_app(parts: GatewayParts) -> Litestar:
             "max_body_bytes": provide(parts.max_body_bytes),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[log_requests],
         state=State({"access": parts.access}),
         request_max_body_size=parts.max_body_bytes,
         openapi_config=OpenAPIConfig(title="NeuralBridge gateway", version="0.1.0"),

@@ -16,6 +16,7 @@ from neuralbridge.gateway.feedback import FeedbackDesk
 from neuralbridge.gateway.proxy_client import ProxyClient
 from neuralbridge.gateway.ratelimit import RateLimiter
 from neuralbridge.gateway.ratelimit_sync import RateLimitSync
+from neuralbridge.gateway.request_log import log_requests
 from neuralbridge.gateway.settings import GatewaySettings, load_key_hashes
 from neuralbridge.gateway.topology import declare_all
 
@@ -58,7 +59,7 @@ async def main(deps: Deps[GatewaySettings], stop: asyncio.Event) -> None:
     deps.health.add_check("gateway.http", http_ready)
     parts = await build_parts(deps)
     config = uvicorn.Config(
-        create_app(parts),
+        log_requests(create_app(parts)),  # outside Litestar: no middleware stack per route
         host=deps.settings.bind_host,
         port=port,
         log_level="warning",

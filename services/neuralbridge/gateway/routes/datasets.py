@@ -87,5 +87,5 @@ async def get_datasets(bus: NamedDependency[Bus]) -> list[dict[str, Any]]:
 datasets_router = Router(
     path="/api",
     route_handlers=[upload_documents, get_upload, create_transform, get_transform, get_datasets],
-    guards=[require_caller], tags=["datasets"],
+    before_request=require_caller, tags=["datasets"],
 )  # fmt: skip

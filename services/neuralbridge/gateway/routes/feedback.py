@@ -21,6 +21,6 @@ async def give_feedback(
 
 
 feedback_router = Router(
-    path="/api/feedback", route_handlers=[give_feedback], guards=[require_caller],
+    path="/api/feedback", route_handlers=[give_feedback], before_request=require_caller,
     tags=["feedback"],
 )  # fmt: skip

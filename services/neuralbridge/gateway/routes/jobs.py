@@ -191,5 +191,5 @@ async def cancel_run(
 jobs_router = Router(
     path="/api/jobs",
     route_handlers=[get_stats, get_failed, get_run, retry_run, cancel_run],
-    guards=[require_caller], tags=["jobs"],
+    before_request=require_caller, tags=["jobs"],
 )  # fmt: skip

@@ -82,6 +82,6 @@ async def learning_report(
 
 
 learning_router = Router(
-    path="/api/learning", route_handlers=[learning_report], guards=[require_caller],
+    path="/api/learning", route_handlers=[learning_report], before_request=require_caller,
     tags=["learning"],
 )  # fmt: skip

@@ -63,6 +63,6 @@ async def embeddings(data: JSONBody[EmbeddingsRequest], bus: NamedDependency[Bus
 
 
 openai_router = Router(
-    path="/v1", route_handlers=[chat_completions, models, embeddings], guards=[require_caller],
-    tags=["openai"],
+    path="/v1", route_handlers=[chat_completions, models, embeddings],
+    before_request=require_caller, tags=["openai"],
 )  # fmt: skip

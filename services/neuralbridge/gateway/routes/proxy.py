@@ -46,6 +46,6 @@ def stats() -> ProxyStats:
 
 
 proxy_router = Router(
-    path="/api/proxy", route_handlers=[query, health, stats], guards=[require_caller],
+    path="/api/proxy", route_handlers=[query, health, stats], before_request=require_caller,
     tags=["proxy"],
 )  # fmt: skip
