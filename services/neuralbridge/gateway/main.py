@@ -37,9 +37,11 @@ async def build_parts(deps: Deps[GatewaySettings]) -> GatewayParts:
     await declare_all(deps.bus.js)
     feedback = FeedbackDesk(deps.bus, await deps.bus.js.key_value(FEEDBACK_KV))
     access = Access(load_key_hashes(s), RateLimiter(s.gateway_rate_limit_per_minute))
+    proxy = ProxyClient(
+        deps.bus, timeout=s.gateway_request_timeout, admit_session=access.admit_session
+    )
     return GatewayParts(
-        bus=deps.bus, health=deps.health,
-        proxy=ProxyClient(deps.bus, timeout=s.gateway_request_timeout),
+        bus=deps.bus, health=deps.health, proxy=proxy,
         access=access, feedback=feedback, max_body_bytes=s.gateway_max_body_bytes,
     )  # fmt: skip
 

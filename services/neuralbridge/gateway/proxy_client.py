@@ -157,11 +157,16 @@ class ProxyClient:
     Args:
         bus: The gateway's NATS connection.
         timeout: Seconds from publish to the request's deadline.
+        admit_session: Called with each request's session id before it is
+            published; raises to refuse it (the per-session rate limit).
     """
 
-    def __init__(self, bus: Bus, *, timeout: float) -> None:
+    def __init__(
+        self, bus: Bus, *, timeout: float, admit_session: Callable[[str], None] | None = None
+    ) -> None:
         self._bus = bus
         self._timeout = timeout
+        self._admit_session = admit_session
         self._prefix = bus.nc.new_inbox()
         self._sub: Subscription | None = None
         self._subscribing = asyncio.Lock()
@@ -172,8 +177,11 @@ class ProxyClient:
         """Register a reply subject, publish the request, return its reply stream.
 
         Raises:
+            RateLimitedError: ``admit_session`` refused the session.
             UpstreamUnavailableError: the request could not be stored in ``PROXY_REQUESTS``.
         """
+        if self._admit_session is not None:
+            self._admit_session(ask.session_id)
         if self._sub is None:
             await self._subscribe()
         token = str(next(self._numbers))

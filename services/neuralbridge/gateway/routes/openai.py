@@ -17,7 +17,7 @@ from litestar.params import JSONBody
 from litestar.response import Stream
 
 from neuralbridge.core.bus import Bus
-from neuralbridge.gateway.access import Access, require_caller
+from neuralbridge.gateway.access import require_caller
 from neuralbridge.gateway.datasets import EmbeddingList, EmbeddingsRequest, embed
 from neuralbridge.gateway.openai_wire import MODELS, ChatRequest, Model, ModelList, completion
 from neuralbridge.gateway.proxy_client import ProxyClient
@@ -31,13 +31,13 @@ EMBED_TIMEOUT = 60.0
 
 @post("/chat/completions", status_code=200, summary="OpenAI chat completion (plain or SSE)")
 async def chat_completions(
-    data: JSONBody[ChatRequest],
-    proxy: NamedDependency[ProxyClient],
-    access: NamedDependency[Access],
+    data: JSONBody[ChatRequest], proxy: NamedDependency[ProxyClient]
 ) -> Response[Any]:
-    """The last user message, answered by the pipeline, in OpenAI's format."""
+    """The last user message, answered by the pipeline, in OpenAI's format.
+
+    One dependency only: Litestar resolves two or more in a task group per request.
+    """
     ask = data.to_ask()
-    access.admit_session(ask.session_id)
     if not data.stream:
         return Response(completion(await proxy.answer(ask), ask.query))
     stream = await proxy.open(ask)

@@ -10,7 +10,7 @@ from litestar.params import JSONBody
 
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.observability.http import HealthServer
-from neuralbridge.gateway.access import Access, require_caller
+from neuralbridge.gateway.access import require_caller
 from neuralbridge.gateway.health import HealthReport, check_health
 from neuralbridge.gateway.proxy_client import ProxyClient
 from neuralbridge.gateway.queries import QueryAnswer, QueryInput
@@ -20,11 +20,8 @@ __all__ = ["proxy_router"]
 
 
 @post("/query", status_code=200, summary="Ask the proxy a question")
-async def query(
-    data: JSONBody[QueryInput], proxy: NamedDependency[ProxyClient], access: NamedDependency[Access]
-) -> QueryAnswer:
+async def query(data: JSONBody[QueryInput], proxy: NamedDependency[ProxyClient]) -> QueryAnswer:
     """Answer ``query`` through cache → RAG → LLM → guardrails → API B."""
-    access.admit_session(data.session_id)
     started = time.monotonic()
     answer = await proxy.answer(data.to_ask())
     return QueryAnswer.from_answer(answer, latency_ms=round((time.monotonic() - started) * 1000, 2))

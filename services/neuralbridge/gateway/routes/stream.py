@@ -143,8 +143,7 @@ async def _answer(
     event: AnswerEvent | ErrorEvent
     try:
         access.admit_caller(caller)
-        access.admit_session(question.session_id)
-        stream = await proxy.open(question.to_ask(stream=True))
+        stream = await proxy.open(question.to_ask(stream=True))  # admits the session
         request_id = stream.request.request_id
         answer = await _relay(socket, stream)
         latency_ms = round((time.monotonic() - started) * 1000, 2)
