@@ -128,6 +128,23 @@ def cpu_seconds(pid: int | None) -> tuple[float, float]:
     return _cpu_of(pid), sum(_cpu_of(p) for p in tree)
 
 
+async def settle(targets: list[Target], *, limit: float = 15.0) -> None:
+    """Wait until every target's process tree is idle (< 4% of a core over 0.25 s, twice).
+
+    A phase starts on a quiet stack, not in the tail of the previous one's
+    background work (query logs being stored, cache rows written, batches acked).
+    """
+    deadline = time.monotonic() + limit
+    quiet = 0
+    before = [cpu_seconds(t.pid)[1] for t in targets]
+    while quiet < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+        now = [cpu_seconds(t.pid)[1] for t in targets]
+        busy = max(b - a for a, b in zip(before, now, strict=True))
+        quiet = quiet + 1 if busy < 0.01 else 0
+        before = now
+
+
 def child_env(**extra: str) -> dict[str, str]:
     """This environment without pointers to other servers, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
@@ -323,6 +340,7 @@ async def added_latency(
     stages: dict[int, list[tuple[str, float, int]]] = {}
     for level in args.concurrency:
         per_round = max(1, args.requests // args.rounds)
+        await settle(targets)
         for target in targets:  # a short warm-up at this concurrency
             await load(session, target, prompts(target, "warm", level * 2), level)
         before = await scrape(session, metrics_url)
@@ -362,7 +380,8 @@ async def cache_hits(
         raise RuntimeError("the cache-filling request failed")
     results: Hits = {}
     for level in levels:
-        await load(session, ours, [prompt] * (level * 2), level)  # warm-up
+        await settle([ours])
+        await load(session, ours, [prompt] * max(50, level * 2), level)  # warm-up
         calls_before = await upstream_calls(session, upstream)
         cpu = cpu_seconds(ours.pid)
         lat, err, bodies = await load(session, ours, [prompt] * requests, level)
