@@ -10,6 +10,12 @@ through :func:`screen_query` with the query: only its last ``SESSION_MAX_TURNS``
 kept, and each of their messages is screened like the query, so an injection
 cannot hide in an earlier message and no PII in one reaches a provider.
 
+Screening is a pure function of the text and the two limits, so the outcome of
+a text that passed is remembered (:data:`REMEMBERED` texts, least recently used
+dropped) under a keyed hash of the text, never the text itself: a repeated
+question, typically a cache hit, is not screened again. Findings are still
+counted in the metrics for every request.
+
 A flagged injection is refused with ``ProxyFailure(error_class="GuardrailBlocked")``
 naming the rules that fired (never the text), rather than a polite refusal
 answer: a client can tell a block from an answer without parsing prose, and
@@ -18,7 +24,9 @@ nothing is cached or logged for training.
 
 from __future__ import annotations
 
-from collections import Counter
+import hashlib
+import os
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -93,11 +101,34 @@ def _screen_history(
     return messages
 
 
+#: Texts whose screening outcome is remembered.
+REMEMBERED = 4096
+_passed: OrderedDict[tuple[bytes, int, float], tuple[str, tuple[str, ...]]] = OrderedDict()
+_HASH_KEY = os.urandom(16)  # per process: the hashes mean nothing outside it
+
+
 def _screen(text: str, max_chars: int, injection_threshold: float, kinds: list[str]) -> str:
     """Sanitised, checked and redacted ``text`` ("" if nothing is left once sanitised).
 
     The kinds of PII found are appended to ``kinds``.
     """
+    digest = hashlib.blake2b(text.encode(), digest_size=16, key=_HASH_KEY).digest()
+    key = (digest, max_chars, injection_threshold)
+    known = _passed.get(key)
+    if known is not None:
+        _passed.move_to_end(key)
+        kinds.extend(known[1])
+        return known[0]
+    found: list[str] = []
+    screened = _screen_once(text, max_chars, injection_threshold, found)
+    _passed[key] = (screened, tuple(found))
+    while len(_passed) > REMEMBERED:
+        _passed.popitem(last=False)
+    kinds.extend(found)
+    return screened
+
+
+def _screen_once(text: str, max_chars: int, injection_threshold: float, kinds: list[str]) -> str:
     try:
         clean = sanitize_input(text, max_chars=max_chars).text
     except InputRejected as exc:
