@@ -164,6 +164,24 @@ async def test_client_history_keeps_its_last_turns(
     assert texts == ["Question number 2?", "Answer 2.", "Question number 3?", "Answer 3."]
 
 
+async def test_client_conversation_is_part_of_the_cache_key(
+    pipeline: Callable[..., Any], gateway: Gateway, primary: FakeLLMServer
+) -> None:
+    """A follow-up is answered from the cache only for the same conversation."""
+    one = [said("user", "Tell me about Acme Rockets."), said("assistant", "A rocket maker.")]
+    other = [said("user", "Tell me about Lisbon."), said("assistant", "A city.")]
+    async with pipeline():
+        first = final(await gateway.ask("Who founded it?", session_id="c-1", history=one))
+        again = final(await gateway.ask("who founded  it?", session_id="c-2", history=one))
+        elsewhere = final(await gateway.ask("Who founded it?", session_id="c-3", history=other))
+        alone = final(await gateway.ask("Who founded it?", session_id="c-4", history=[]))
+    assert not first.cached
+    assert again.cached
+    assert not elsewhere.cached
+    assert not alone.cached
+    assert len(primary.requests) == 3
+
+
 async def test_injection_in_client_history_is_blocked(
     pipeline: Callable[..., Any], gateway: Gateway, primary: FakeLLMServer
 ) -> None:

@@ -3,14 +3,17 @@
 The key is the sha256 of the normalized, already-redacted query (case-folded,
 whitespace collapsed), the answering profile (provider, model, base URL), the
 temperature and the knowledge version (``KNOWLEDGE_VERSION`` or the collection
-name); conversation history is not part of it (seed 003's cache is per
-question). Lookups try memory first (a hit never touches PostgreSQL), then the
-table (a hit is promoted to memory for the rest of its lifetime), unless the
-filter of known keys (:mod:`.keyfilter`) rules the key out. Only answers
-at or above ``CONFIDENCE_THRESHOLD`` are stored; ``CACHE_ENABLED=false``
-bypasses both layers. The pipeline remembers a new answer in memory at once and
-persists it with the request's after-reply batch (:meth:`ResponseCache.persist`),
-off the answer's path.
+name). The session history the pipeline keeps is not part of it (seed 003's
+cache is per question); a conversation the client sends (OpenAI's ``messages``)
+is, once screened, so a follow-up such as "why?" is only answered from the cache
+for the same conversation, while first questions share entries. Lookups try
+memory first (a hit never touches PostgreSQL), then the table (a hit is
+promoted to memory for the rest of its lifetime), unless the filter of known
+keys (:mod:`.keyfilter`) rules the key out. Only answers at or above
+``CONFIDENCE_THRESHOLD`` are stored; ``CACHE_ENABLED=false`` bypasses both
+layers. The pipeline remembers a new answer in memory at once and persists it
+with the request's after-reply batch (:meth:`ResponseCache.persist`), off the
+answer's path.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 import asyncpg
 import msgspec
 
-from neuralbridge.llm import LLMProfile
+from neuralbridge.llm import ChatMessage, LLMProfile
 from neuralbridge.messages.proxy import GuardrailFinding, SourceRef
 from neuralbridge.proxy_pipeline import metrics as m
 from neuralbridge.proxy_pipeline import store
@@ -53,9 +56,19 @@ def normalize_query(query: str) -> str:
     return " ".join(query.casefold().split())
 
 
-def cache_key(query: str, profile: LLMProfile, temperature: float | None, namespace: str) -> str:
-    """The sha256 naming one normalized request (see the module docstring)."""
-    parts = [
+def cache_key(
+    query: str,
+    profile: LLMProfile,
+    temperature: float | None,
+    namespace: str,
+    conversation: Sequence[ChatMessage] = (),
+) -> str:
+    """The sha256 naming one normalized request (see the module docstring).
+
+    ``conversation``: the client's earlier messages, screened (none: the key of
+    a question on its own, unchanged by this argument's existence).
+    """
+    parts: list[object] = [
         _KEY_VERSION,
         normalize_query(query),
         profile.provider,
@@ -64,6 +77,8 @@ def cache_key(query: str, profile: LLMProfile, temperature: float | None, namesp
         profile.temperature if temperature is None else temperature,
         namespace,
     ]
+    if conversation:
+        parts.append([[m.role, normalize_query(m.content)] for m in conversation])
     return hashlib.sha256(msgspec.json.encode(parts)).hexdigest()
 
 

@@ -129,7 +129,9 @@ class ProxyHandler:
             raise RequestRefused(str(exc), error_class=exc.error_class) from None
         namespace = ab.cache_namespace(s.cache_namespace) if ab else s.cache_namespace
         namespace += self._p.retriever.knowledge_tag
-        key = cache_key(screened.text, profile, request.temperature, namespace)
+        key = cache_key(
+            screened.text, profile, request.temperature, namespace, screened.history or ()
+        )
         fresh: tuple[str, CachedAnswer] | None = None
         hit, cached = await self._cached_or_generated(request, key, screened, profile, replier, ab)
         if not cached:
