@@ -48,6 +48,8 @@ class Replier:
         self._pending = ""
         #: Whether deltas were sent since the last reset.
         self.streamed = False
+        #: Whether the final answer was sent (nothing follows it).
+        self.answered = False
 
     async def delta(self, text: str) -> None:
         """Stream ``text``, redacted, once a complete segment is available."""
@@ -76,9 +78,16 @@ class Replier:
     async def answer(self, answer: ProxyAnswer) -> None:
         """Send the final answer with the next sequence number."""
         await self._send(_with_seq(answer, self._next()))
+        self.answered = True
 
     async def fail(self, error: str, error_class: str) -> None:
-        """Send the final failure."""
+        """Send the final failure; nothing once the answer was sent.
+
+        A failure after the answer (storing its query log, say) is the
+        pipeline's to retry, not news for the client, who has its answer.
+        """
+        if self.answered:
+            return
         failure = ProxyFailure(
             request_id=self._request.request_id, seq=self._next(), error=error,
             error_class=error_class,
