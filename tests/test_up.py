@@ -42,6 +42,14 @@ def _processes_using(path: Path) -> list[str]:
     return found
 
 
+def _gauge(metrics_text: str, name: str) -> float:
+    """The value of an unlabelled gauge in Prometheus text (0 if absent)."""
+    for line in metrics_text.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    return 0.0
+
+
 async def test_nb_up_ready_then_ctrl_c_stops_everything(tmp_path: Path) -> None:
     """All services report ready; SIGINT exits 0 with no nats-server/postgres left."""
     metrics, gateway = free_port(), free_port()
@@ -70,6 +78,14 @@ async def test_nb_up_ready_then_ctrl_c_stops_everything(tmp_path: Path) -> None:
         assert (await asyncio.to_thread(_get, f"http://127.0.0.1:{gateway}/healthz"))[0] == 200
         metrics_text = (await asyncio.to_thread(_get, f"http://127.0.0.1:{metrics}/metrics"))[1]
         assert "nb_jobs_total" in metrics_text
+        frozen = 0.0
+        for _ in range(100):  # once ready, what starting made is frozen out of the GC's sight
+            text = (await asyncio.to_thread(_get, f"http://127.0.0.1:{metrics}/metrics"))[1]
+            frozen = _gauge(text, "nb_gc_frozen_objects")
+            if frozen:
+                break
+            await asyncio.sleep(0.1)
+        assert frozen > 10_000
         assert _processes_using(tmp_path / "data")
         proc.send_signal(signal.SIGINT)
         code = await asyncio.to_thread(proc.wait, 60)

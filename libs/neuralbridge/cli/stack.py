@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import sys
 from contextlib import AsyncExitStack
@@ -23,6 +24,7 @@ from neuralbridge.core.embedded import (
 )
 from neuralbridge.core.observability import configure_logging, configure_tracing
 from neuralbridge.core.observability.http import HealthServer
+from neuralbridge.core.observability.metrics import GC_FROZEN_OBJECTS
 from neuralbridge.core.service import ServiceSpec, install_stop_signals, open_deps
 from neuralbridge.core.settings import CommonSettings, load_env, load_settings, redact_url
 
@@ -114,6 +116,7 @@ async def _run_services(
         # is where it registers its own readiness checks (e.g. gateway.http).
         await asyncio.sleep(0)
         health.mark_started()
+        freezing = asyncio.create_task(_freeze_heap_when_ready(health))
         if banner:
             _print_banner(env, common, health.port)
         log.info("services_started", services=[s.name for s in specs])
@@ -131,6 +134,7 @@ async def _run_services(
             task.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
         waiter.cancel()
+        freezing.cancel()
         failed = [tasks[t] for t, r in zip(tasks, results, strict=True) if isinstance(r, Exception)]
         log.info("services_stopped", failed=failed)
         if failed:
@@ -139,6 +143,27 @@ async def _run_services(
 
 async def _until(stop: asyncio.Event) -> None:
     await stop.wait()
+
+
+async def _freeze_heap_when_ready(health: HealthServer, *, limit: float = 120.0) -> None:
+    """Once every service is ready, put what starting made out of the collector's sight.
+
+    Starting leaves some 230,000 long-lived objects (modules, the apps, clients),
+    and every full collection walked all of them again: under ``nb up``, four
+    collections of up to 120 ms in 400 requests. ``gc.freeze()`` moves them to a
+    generation the collector skips; later objects are collected as usual. After
+    ``limit`` seconds without readiness the heap is frozen anyway.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while loop.time() < deadline:
+        if all(state == "ok" for state in (await health.readiness()).values()):
+            break
+        await asyncio.sleep(0.5)
+    gc.collect()
+    gc.freeze()
+    GC_FROZEN_OBJECTS.set(gc.get_freeze_count())
+    log.info("heap_frozen", objects=gc.get_freeze_count())
 
 
 async def _open_qdrant(

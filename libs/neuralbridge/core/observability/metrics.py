@@ -15,6 +15,7 @@ __all__ = [
     "CONSUMER_REDELIVERED",
     "DLQ_DEPTH",
     "DLQ_MESSAGES",
+    "GC_FROZEN_OBJECTS",
     "JOBS",
     "JOBS_IN_FLIGHT",
     "JOB_DURATION",
@@ -59,3 +60,7 @@ CONSUMER_REDELIVERED = Gauge(
     "nb_consumer_redelivered", "Messages currently redelivered at least once.", _JOB
 )
 DLQ_DEPTH = Gauge("nb_dlq_depth", "Messages stored in a dead-letter stream.", ["stream"])
+GC_FROZEN_OBJECTS = Gauge(
+    "nb_gc_frozen_objects",
+    "Objects made while the process started, moved out of the garbage collector's sight.",
+)
