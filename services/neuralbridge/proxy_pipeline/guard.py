@@ -6,9 +6,9 @@ text, then redacted. Only the redacted text goes on: to the cache key, the
 embedder, the prompt, the session history, the query log and any log line.
 
 A conversation the client keeps itself (:attr:`ProxyRequest.history`) goes
-through :func:`screen_query` with the query: only its last ``SESSION_MAX_TURNS`` turns are
-kept, and each of their messages is screened like the query, so an injection
-cannot hide in an earlier message and no PII in one reaches a provider.
+through :func:`screen_query` with the query: only its last ``SESSION_MAX_TURNS``
+turns are kept, and each of their messages is screened like the query, so an
+injection cannot hide in an earlier message and no PII in one reaches a provider.
 
 Screening is a pure function of the text and the two limits, so the outcome of
 a text that passed is remembered (:data:`REMEMBERED` texts, least recently used
