@@ -26,6 +26,8 @@ __all__ = [
     "ErrorDetail",
     "detail_for_error",
     "detail_for_problems",
+    "gateway_error_body",
+    "unexpected_error_body",
 ]
 
 log = structlog.get_logger()
@@ -84,10 +86,24 @@ def detail_for_problems(problems: list[dict[str, Any]], summary: str) -> ErrorDe
     )  # fmt: skip
 
 
-def _gateway_error(_: Request[Any, Any, Any], exc: GatewayError) -> Response[ErrorBody]:
-    detail = detail_for_error(exc)
+def gateway_error_body(exc: GatewayError) -> ErrorBody:
+    """The body of a gateway error's response (its status is ``exc.status_code``); logged."""
     log.info("request_failed", status=exc.status_code, code=exc.code)
-    return _response(exc.status_code, detail, exc.headers())
+    return ErrorBody(error=detail_for_error(exc))
+
+
+def unexpected_error_body(exc: Exception) -> ErrorBody:
+    """The body of the 500 for an unexpected exception: nothing about the internals.
+
+    The exception and its traceback go to the log.
+    """
+    log.error("request_crashed", error_class=type(exc).__name__, exc_info=exc)
+    detail = ErrorDetail(message="internal error", type="server_error", code="internal_error")
+    return ErrorBody(error=detail)
+
+
+def _gateway_error(_: Request[Any, Any, Any], exc: GatewayError) -> Response[ErrorBody]:
+    return Response(gateway_error_body(exc), status_code=exc.status_code, headers=exc.headers())
 
 
 def _field_of(problem: dict[str, Any]) -> str | None:
@@ -119,9 +135,7 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Error
 
 
 def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
-    log.error("request_crashed", error_class=type(exc).__name__, exc_info=exc)
-    detail = ErrorDetail(message="internal error", type="server_error", code="internal_error")
-    return _response(500, detail)
+    return Response(unexpected_error_body(exc), status_code=500)
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
