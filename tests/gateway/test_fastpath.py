@@ -175,3 +175,25 @@ async def test_caller_refused_by_key_or_limit_goes_to_litestar(bus: Bus) -> None
     assert [r.status_code for r in taken] == [503, 503]  # the fast path's: two tokens
     assert limited.status_code == 299  # the third: Litestar's hook says 429
     assert len(inner.bodies) == 3
+
+
+async def test_session_over_its_limit_is_429_from_the_fast_path(bus: Bus) -> None:
+    """The session bucket is checked as the request is published: 429 with Retry-After."""
+    keys = ("nb-key-one-0123456789", "nb-key-two-0123456789")
+    digests = frozenset(hashlib.sha256(k.encode()).hexdigest() for k in keys)
+    access = Access(digests, RateLimiter(1))
+    inner = Recorder()
+    proxy = ProxyClient(bus, timeout=2.0, admit_session=access.admit_session)
+    app = fast_routes(inner, proxy=proxy, access=access, max_body_bytes=4096)
+    async with client(app) as http:
+        first, second = [
+            await http.post(
+                "/api/proxy/query", json=QUERY, headers={"Authorization": f"Bearer {k}"}
+            )
+            for k in keys
+        ]
+    assert first.status_code == 503  # its own key and the session each had a token
+    assert second.status_code == 429  # a new key, the same session
+    assert int(second.headers["Retry-After"]) >= 1
+    assert second.json()["error"]["type"] == "rate_limit_error"
+    assert inner.bodies == []
