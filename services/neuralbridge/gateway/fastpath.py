@@ -117,9 +117,7 @@ class _Routes:
 
         return answer
 
-    async def read_body(
-        self, scope: HTTPScope, receive: Receive
-    ) -> tuple[list[bytes], bool] | None:
+    async def read_body(self, scope: HTTPScope, receive: Receive) -> _Body | None:
         """The body's chunks and whether all of it was read (False: over the limit).
 
         ``None``: the client went away first.
