@@ -6,12 +6,14 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import structlog
 
 from neuralbridge.core.errors import ConfigError
 from neuralbridge.core.runner import JobRunner
 from neuralbridge.core.service import Deps, ServiceSpec
 from neuralbridge.core.subjects import UPLOADS_OBJECT_STORE
+from neuralbridge.dataset_transform import cache
 from neuralbridge.dataset_transform import metrics as m
 from neuralbridge.dataset_transform.embedders import EmbedderPool
 from neuralbridge.dataset_transform.ingest import IngestHandler
@@ -26,6 +28,10 @@ from neuralbridge.messages.datasets import IngestJob, TransformJob
 __all__ = ["SERVICE", "main"]
 
 log = structlog.get_logger()
+
+#: Seconds from start to the first eviction of unused cached vectors, then between two.
+_FIRST_EVICTION_SECONDS = 60.0
+_EVICTION_SECONDS = 3600.0
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -78,13 +84,34 @@ async def main(deps: Deps[DatasetTransformSettings], stop: asyncio.Event) -> Non
             grace=s.shutdown_grace_seconds,
         )
         queries = await serve_queries(deps.bus, deps.pool, uploads, embedders=embedders)
+        evicting = (
+            asyncio.create_task(_evict_unused(deps.pool, s.embedding_cache_ttl_days))
+            if s.embedding_cache_ttl_days
+            else None
+        )
         m.WORKER_READY.labels(m.WORKER).set(1)
         try:
             await asyncio.gather(transform_runner.run(stop), ingest_runner.run(stop))
         finally:
             m.WORKER_READY.labels(m.WORKER).set(0)
+            if evicting is not None:
+                evicting.cancel()
             for sub in queries:
                 await sub.unsubscribe()
+
+
+async def _evict_unused(pool: asyncpg.Pool, days: int) -> None:
+    """Evict cached vectors unread for ``days`` days: soon after start, then hourly."""
+    await asyncio.sleep(_FIRST_EVICTION_SECONDS)
+    while True:
+        try:
+            deleted = await cache.evict_unused(pool, days)
+        except Exception as exc:  # noqa: BLE001 - the next round tries again
+            log.warning("embedding_cache_eviction_failed", error=str(exc))
+        else:
+            m.EMBEDDING_CACHE_EVICTED.inc(deleted)
+            log.info("embedding_cache_evicted", deleted=deleted, unread_days=days)
+        await asyncio.sleep(_EVICTION_SECONDS)
 
 
 SERVICE = ServiceSpec(

@@ -15,6 +15,7 @@ __all__ = [
     "BATCHES_PROCESSED",
     "CHUNKS_EMBEDDED",
     "DURATION",
+    "EMBEDDING_CACHE_EVICTED",
     "JOBS",
     "WORKER",
     "WORKER_ACTIVE_JOBS",
@@ -38,6 +39,10 @@ BATCHES_PROCESSED = Histogram(
 )
 CHUNKS_EMBEDDED = Histogram(
     "dataset_transform_chunks_embedded", "Chunks embedded per job.", buckets=_PER_JOB
+)
+EMBEDDING_CACHE_EVICTED = Counter(
+    "nb_embedding_cache_evicted",
+    "Cached vectors evicted, unread for EMBEDDING_CACHE_TTL_DAYS.",
 )
 WORKER_READY = Gauge("worker_ready", "Worker health.", ["worker"])
 WORKER_ACTIVE_JOBS = Gauge("worker_active_jobs", "Active worker tasks.", ["worker"])

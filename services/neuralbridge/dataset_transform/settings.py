@@ -47,6 +47,8 @@ class DatasetTransformSettings(CommonSettings, frozen=True, kw_only=True):
     ingest_chunk_size: Positive = 512
     ingest_chunk_overlap: NonNegative = 50
     ingest_concurrency: Positive = 4
+    #: Cached vectors unread for this many days are evicted (hourly); 0 keeps them forever.
+    embedding_cache_ttl_days: NonNegative = 30
 
     def retry_delays(self) -> tuple[float, ...]:
         """The wait before retry 1..MAX_RETRIES."""
