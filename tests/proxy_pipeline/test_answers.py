@@ -182,6 +182,33 @@ async def test_client_conversation_is_part_of_the_cache_key(
     assert len(primary.requests) == 3
 
 
+async def test_session_history_is_part_of_the_cache_key(
+    pipeline: Callable[..., Any], gateway: Gateway, primary: FakeLLMServer
+) -> None:
+    """A session's follow-up never gets an answer shaped by another session's history.
+
+    First questions (no history yet) share the cache across sessions, and a
+    question repeated within a session finds its first answer.
+    """
+    async with pipeline():
+        for session, topic in (("k-1", "Tell me about Acme Rockets."), ("k-2", "And Lisbon?")):
+            final(await gateway.ask(topic, session_id=session))
+        first = final(await gateway.ask("Who founded it?", session_id="k-1"))
+        elsewhere = final(await gateway.ask("Who founded it?", session_id="k-2"))
+        opener = final(await gateway.ask("Tell me about Acme Rockets.", session_id="k-3"))
+        repeated = final(await gateway.ask("who founded it?", session_id="k-1"))
+        reopened = final(await gateway.ask("Tell me about Acme Rockets.", session_id="k-1"))
+    assert not first.cached
+    assert not elsewhere.cached  # same words, another conversation
+    assert opener.cached  # k-3's first question: k-1's answer, shaped by no history
+    assert repeated.cached  # k-1 asked it before: keyed on k-1 as it was then
+    assert reopened.cached
+    assert len(primary.requests) == 4
+    follow_up = primary.requests[3].body["messages"]
+    assert follow_up[1]["content"] == "And Lisbon?"  # k-2's own history
+    assert follow_up[-1]["content"].endswith("Who founded it?")
+
+
 async def test_injection_in_client_history_is_blocked(
     pipeline: Callable[..., Any], gateway: Gateway, primary: FakeLLMServer
 ) -> None:

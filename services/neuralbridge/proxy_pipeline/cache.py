@@ -3,10 +3,13 @@
 The key is the sha256 of the normalized, already-redacted query (case-folded,
 whitespace collapsed), the answering profile (provider, model, base URL), the
 temperature and the knowledge version (``KNOWLEDGE_VERSION`` or the collection
-name). The session history the pipeline keeps is not part of it (seed 003's
-cache is per question); a conversation the client sends (OpenAI's ``messages``)
-is, once screened, so a follow-up such as "why?" is only answered from the cache
-for the same conversation, while first questions share entries. Lookups try
+name), plus the conversation the answer depends on: the one the client sends
+(OpenAI's ``messages``, screened), else the session history the pipeline keeps.
+So a follow-up such as "why?" is only answered from the cache within the same
+conversation (never with an answer shaped by another session's history), while
+first questions, which have none, share entries; a question repeated within a
+conversation keys on the conversation as it was when first asked, so it finds its
+first answer (:func:`conversation_for_key`). Lookups try
 memory first (a hit never touches PostgreSQL), then the table (a hit is
 promoted to memory for the rest of its lifetime), unless the filter of known
 keys (:mod:`.keyfilter`) rules the key out. Only answers at or above
@@ -33,7 +36,14 @@ from neuralbridge.proxy_pipeline import metrics as m
 from neuralbridge.proxy_pipeline import store
 from neuralbridge.proxy_pipeline.keyfilter import KnownKeys
 
-__all__ = ["CachedAnswer", "MemoryPurge", "ResponseCache", "cache_key", "normalize_query"]
+__all__ = [
+    "CachedAnswer",
+    "MemoryPurge",
+    "ResponseCache",
+    "cache_key",
+    "conversation_for_key",
+    "normalize_query",
+]
 
 _KEY_VERSION = 1
 
@@ -56,6 +66,21 @@ def normalize_query(query: str) -> str:
     return " ".join(query.casefold().split())
 
 
+def conversation_for_key(question: str, history: Sequence[ChatMessage]) -> Sequence[ChatMessage]:
+    """The part of ``history`` that goes into ``question``'s cache key.
+
+    All of it, unless the conversation already asked this question: then what came
+    before it was first asked. So repeating a question in a conversation finds its
+    first answer, while the same words in another conversation (a follow-up that
+    means something else there) do not.
+    """
+    asked = normalize_query(question)
+    for i, message in enumerate(history):
+        if message.role == "user" and normalize_query(message.content) == asked:
+            return history[:i]
+    return history
+
+
 def cache_key(
     query: str,
     profile: LLMProfile,
@@ -65,8 +90,9 @@ def cache_key(
 ) -> str:
     """The sha256 naming one normalized request (see the module docstring).
 
-    ``conversation``: the client's earlier messages, screened (none: the key of
-    a question on its own, unchanged by this argument's existence).
+    ``conversation``: the earlier messages the answer depends on, redacted (the
+    client's, screened, or the session's); none: the key of a question on its own,
+    unchanged by this argument's existence.
     """
     parts: list[object] = [
         _KEY_VERSION,

@@ -35,11 +35,16 @@ from neuralbridge.messages.proxy import (
 from neuralbridge.proxy_pipeline import metrics as m
 from neuralbridge.proxy_pipeline.after_reply import AfterReply
 from neuralbridge.proxy_pipeline.answer_memory import AnswerMemory
-from neuralbridge.proxy_pipeline.cache import CachedAnswer, ResponseCache, cache_key
+from neuralbridge.proxy_pipeline.cache import (
+    CachedAnswer,
+    ResponseCache,
+    cache_key,
+    conversation_for_key,
+)
 from neuralbridge.proxy_pipeline.errors import DeadlineExceeded, RequestRefused
 from neuralbridge.proxy_pipeline.experiments import Assignment, ExperimentBook
 from neuralbridge.proxy_pipeline.generation import Generator
-from neuralbridge.proxy_pipeline.guard import ScreenedQuery, screen_query
+from neuralbridge.proxy_pipeline.guard import screen_query
 from neuralbridge.proxy_pipeline.llms import LLMPool
 from neuralbridge.proxy_pipeline.prompt import build_request
 from neuralbridge.proxy_pipeline.replies import Replier
@@ -129,11 +134,21 @@ class ProxyHandler:
             raise RequestRefused(str(exc), error_class=exc.error_class) from None
         namespace = ab.cache_namespace(s.cache_namespace) if ab else s.cache_namespace
         namespace += self._p.retriever.knowledge_tag
+        # The conversation the answer depends on: the client's own, else the session's.
+        # Part of the key, so a follow-up is answered from the cache only within the
+        # same conversation (a session's first question has none: its key is shared;
+        # a repeated question keys on the conversation as it was when first asked).
+        history = screened.history
+        if history is None:
+            history = await self._history(request.session_id)
         key = cache_key(
-            screened.text, profile, request.temperature, namespace, screened.history or ()
-        )
+            screened.text, profile, request.temperature, namespace,
+            conversation_for_key(screened.text, history),
+        )  # fmt: skip
         fresh: tuple[str, CachedAnswer] | None = None
-        hit, cached = await self._cached_or_generated(request, key, screened, profile, replier, ab)
+        hit, cached = await self._cached_or_generated(
+            request, key, screened.text, history, profile, replier, ab
+        )
         if not cached:
             if hit.confidence >= s.confidence_threshold:
                 self._p.cache.remember(key, hit)  # persisted after the reply (after_reply)
@@ -149,38 +164,23 @@ class ProxyHandler:
         self,
         request: ProxyRequest,
         key: str,
-        screened: ScreenedQuery,
+        question: str,
+        history: list[ChatMessage],
         profile: LLMProfile,
         replier: Replier,
         ab: Assignment | None,
     ) -> tuple[CachedAnswer, bool]:
-        """The cache hit (``True``), or a generated answer (``False``).
-
-        On a memory miss the session history (unless the client sent its own) is
-        read while PostgreSQL answers the lookup; a hit there (or a failure) drops
-        the read.
-        """
+        """The cache hit (``True``), or a generated answer (``False``)."""
         with m.stage("cache"):
             hit = self._p.cache.get_remembered(key)
         if hit is not None:
             return hit, True
-        history: asyncio.Future[list[ChatMessage]]
-        if screened.history is not None:
-            history = asyncio.get_running_loop().create_future()
-            history.set_result(screened.history)
-        else:
-            history = asyncio.ensure_future(self._history(request.session_id))
-        try:
-            with m.stage("cache"):
-                hit = await self._p.cache.get_persisted(key)
-            if hit is not None:
-                return hit, True
-            generated = await self._generate(
-                request, screened.text, profile, replier, history_read=history, ab=ab
-            )
-            return generated, False
-        finally:
-            _discard(history)
+        with m.stage("cache"):
+            hit = await self._p.cache.get_persisted(key)
+        if hit is not None:
+            return hit, True
+        generated = await self._generate(request, question, history, profile, replier, ab=ab)
+        return generated, False
 
     async def _history(self, session_id: str) -> list[ChatMessage]:
         with m.stage("session"):
@@ -191,15 +191,14 @@ class ProxyHandler:
         self,
         request: ProxyRequest,
         question: str,
+        history: list[ChatMessage],
         profile: LLMProfile,
         replier: Replier,
         *,
-        history_read: asyncio.Future[list[ChatMessage]],
         ab: Assignment | None = None,
     ) -> CachedAnswer:
         with m.stage("retrieval"):
             sources = await self._p.retriever.search(question)
-        history = await history_read
         chat = build_request(question, sources, history, temperature=request.temperature)
         if ab is not None:
             chat = ab.instruct(chat)
@@ -276,15 +275,6 @@ class _Answered:
     answer: ProxyAnswer
     question: str
     cache_entry: tuple[str, CachedAnswer] | None
-
-
-def _discard(task: asyncio.Future[list[ChatMessage]]) -> None:
-    """Drop a speculative read: cancel it, or take what it already raised (or returned)."""
-    if task.done():
-        if not task.cancelled():
-            task.exception()
-    else:
-        task.cancel()
 
 
 def _excerpt(source: SourceRef) -> SourceRef:
