@@ -78,6 +78,21 @@ async def test_declare_kv_twice_is_idempotent(bus: Bus, uid: str) -> None:
     assert (await kv.get("k")).value == b"v"
 
 
+async def test_kv_buckets_allow_direct_gets_new_and_existing(bus: Bus, uid: str) -> None:
+    """A new bucket allows direct gets; one made without is switched on, its data kept."""
+    await declare_kv(bus.js, KVSpec(bucket=f"new_{uid}"))
+    old = await bus.js.create_key_value(bucket=f"old_{uid}", history=1)
+    await old.put("k", b"v")
+    assert not (await old.status()).stream_info.config.allow_direct
+
+    await declare_kv(bus.js, KVSpec(bucket=f"old_{uid}"))
+
+    for bucket in (f"new_{uid}", f"old_{uid}"):
+        kv = await bus.js.key_value(bucket)
+        assert (await kv.status()).stream_info.config.allow_direct, bucket
+    assert (await (await bus.js.key_value(f"old_{uid}")).get("k")).value == b"v"
+
+
 async def test_readiness_reports_failing_dependency() -> None:
     """/readyz lists each check; one failing check makes the whole answer not ready."""
     health = HealthServer("127.0.0.1", 0)

@@ -200,14 +200,21 @@ async def declare_object_store(js: JetStreamContext, bucket: str) -> None:
 
 
 async def declare_kv(js: JetStreamContext, spec: KVSpec) -> None:
-    """Create the bucket if it does not exist (its settings are checked, not clobbered)."""
+    """Create the bucket if it does not exist (its settings are checked, not clobbered).
+
+    Buckets allow direct gets: a read is answered by the stream itself, not queued
+    through the JetStream API (a session read on a cached answer's path took ~0.7 ms
+    the other way). A bucket made before that is switched on, which changes nothing
+    else; the handles bound afterwards use it.
+    """
     try:
         kv = await js.key_value(spec.bucket)
     except BucketNotFoundError:
         storage = api.StorageType.MEMORY if spec.storage == "memory" else api.StorageType.FILE
         await js.create_key_value(
-            bucket=spec.bucket, history=spec.history, ttl=spec.ttl or None, storage=storage
-        )
+            bucket=spec.bucket, history=spec.history, ttl=spec.ttl or None, storage=storage,
+            direct=True,
+        )  # fmt: skip
         log.info("kv_bucket_created", bucket=spec.bucket)
         return
     status = await kv.status()
@@ -215,6 +222,11 @@ async def declare_kv(js: JetStreamContext, spec: KVSpec) -> None:
         log.warning(
             "kv_bucket_differs", bucket=spec.bucket, history=status.history, wanted=spec.history
         )
+    config = status.stream_info.config
+    if not config.allow_direct:
+        config.allow_direct = True
+        await js.update_stream(config)
+        log.info("kv_bucket_direct_get_enabled", bucket=spec.bucket)
 
 
 _STREAM_FIELDS = ("subjects", "retention", "storage", "duplicate_window", "max_age")
