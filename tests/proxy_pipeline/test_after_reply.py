@@ -179,23 +179,29 @@ async def test_records_after_close_are_stored_one_by_one(
     assert [e.request_id for e in await _logged(own_bus)] == ["r1"]
 
 
-async def test_settle_writes_a_sessions_pending_turn_at_once(
+async def test_a_follow_up_sees_pending_turns_without_cutting_the_batch_short(
     own_bus: Bus, kv: KeyValue, cache: ResponseCache
 ) -> None:
-    """A follow-up question does not wait out the linger to see the previous answer."""
+    """The previous answer is in the history at once; the batch still lingers."""
     store = SessionStore(kv, max_turns=5)
     after = AfterReply(own_bus, store, cache, linger=30.0)
     after.start()
     try:
         recorded = asyncio.create_task(after.record("chat", _turn(1), _event(1, "chat")))
-        other = asyncio.create_task(after.record("other", _turn(2), _event(2, "other")))
-        await asyncio.sleep(0)  # both are in the open batch now
-        await asyncio.wait_for(after.settle("chat"), 5)
-        assert await _questions(SessionStore(kv, max_turns=5), "chat") == ["q1"]
-        await asyncio.wait_for(asyncio.gather(recorded, other), 5)  # the same batch
-        await asyncio.wait_for(after.settle("chat"), 1)  # nothing pending: returns at once
+        await asyncio.sleep(0)  # in the open batch now
+        pending = after.pending_turns("chat")
+        assert [t.request_id for t in pending] == ["r1"]
+        assert after.pending_turns("other") == []
+        assert await _questions(store, "chat") == []  # not stored: the batch lingers
+        messages = await store.history("chat", pending)
+        assert [m.content for m in messages] == ["q1", "a1"]
+        assert not recorded.done()
     finally:
         await after.close()
+    await asyncio.wait_for(recorded, 5)
+    assert after.pending_turns("chat") == []
+    stored = await SessionStore(kv, max_turns=5).history("chat", pending)
+    assert [m.content for m in stored] == ["q1", "a1"]  # stored and pending: once
 
 
 async def test_a_cache_row_that_cannot_be_written_fails_nothing(

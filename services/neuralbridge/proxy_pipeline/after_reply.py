@@ -10,10 +10,11 @@ records) and is written with one compare-and-set per session, one ``INSERT``
 for its cache rows and the query-log publishes pipelined, one batch at a time.
 (The memory layer of the cache has the answer before the reply is sent.)
 
-A session's next question reads its history after :meth:`AfterReply.settle`,
-which writes that session's pending turns at once: a follow-up sent the moment
-an answer arrives still sees the answer (on this replica; another replica sees
-it once the batch is written, a few milliseconds later).
+A session's next question reads its stored history plus the turns still
+waiting here (:meth:`AfterReply.pending_turns`): a follow-up sent the moment an
+answer arrives still sees the answer without cutting the batch short (on this
+replica; another replica sees it once the batch is written, a few milliseconds
+later).
 
 Nothing is lost: the handler returns (and the runner acks the request) only
 after its batch is stored; if storing fails, every handler of the batch raises
@@ -90,7 +91,7 @@ class AfterReply:
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
         self._queue: asyncio.Queue[_Batch | None] = asyncio.Queue()
-        self._by_session: dict[str, _Batch] = {}  # the last unwritten batch with its turns
+        self._pending: dict[str, list[Turn]] = {}  # turns recorded, not yet stored, in order
 
     def start(self) -> None:
         """Start the writer (one batch at a time, in order)."""
@@ -129,19 +130,18 @@ class AfterReply:
             self._queue.put_nowait(batch)
         batch.records.append(record)
         if turn is not None:
-            self._by_session[session_id] = batch
+            self._pending.setdefault(session_id, []).append(turn)
         if len(batch.records) >= self._max_batch:
             self._close_batch(batch)
         await asyncio.shield(batch.done)
 
-    async def settle(self, session_id: str) -> None:
-        """Write the session's pending turns now and wait for them (errors are the handlers')."""
-        batch = self._by_session.get(session_id)
-        if batch is None:
-            return
-        self._close_batch(batch)
-        with contextlib.suppress(Exception):
-            await asyncio.shield(batch.done)
+    def pending_turns(self, session_id: str) -> list[Turn]:
+        """The session's turns recorded here and not yet stored, oldest first.
+
+        Take them before reading the stored history: a turn stored in between is
+        then in both (the same request id), never in neither.
+        """
+        return list(self._pending.get(session_id, ()))
 
     def _close_batch(self, batch: _Batch) -> None:
         """No more records for ``batch``: the writer takes it without lingering."""
@@ -164,8 +164,18 @@ class AfterReply:
             else:
                 batch.done.set_result(None)
             for record in batch.records:
-                if self._by_session.get(record.session_id) is batch:
-                    del self._by_session[record.session_id]
+                if record.turn is not None:
+                    self._forget(record.session_id, record.turn)
+
+    def _forget(self, session_id: str, turn: Turn) -> None:
+        """``turn`` is stored (or failed, and its request will be retried): no longer pending."""
+        turns = self._pending.get(session_id)
+        if turns is None:
+            return
+        with contextlib.suppress(ValueError):
+            turns.remove(turn)
+        if not turns:
+            del self._pending[session_id]
 
     async def _persist(self, entries: list[tuple[str, CachedAnswer]]) -> None:
         """Cache rows are an optimisation: a failure is logged, not retried with the batch."""

@@ -183,9 +183,10 @@ class ProxyHandler:
         return generated, False
 
     async def _history(self, session_id: str) -> list[ChatMessage]:
+        """The session's history: stored turns, then those still waiting to be stored here."""
+        pending = self._p.after_reply.pending_turns(session_id)  # before the read (see there)
         with m.stage("session"):
-            await self._p.after_reply.settle(session_id)  # its last turn, if unwritten
-            return await self._p.sessions.history(session_id)
+            return await self._p.sessions.history(session_id, pending)
 
     async def _generate(
         self,

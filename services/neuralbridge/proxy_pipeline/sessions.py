@@ -60,11 +60,20 @@ class SessionStore:
         self._known: OrderedDict[str, tuple[int, _History]] = OrderedDict()
         self._remembered = remembered
 
-    async def history(self, session_id: str) -> list[ChatMessage]:
-        """The session's recent turns as chat messages, oldest first."""
+    async def history(self, session_id: str, pending: Sequence[Turn] = ()) -> list[ChatMessage]:
+        """The session's recent turns as chat messages, oldest first.
+
+        ``pending``: turns recorded but maybe not stored yet, appended unless stored
+        (by request id); the last ``max_turns`` are kept.
+        """
         messages: list[ChatMessage] = []
         _, history = await self._read(_key(session_id))
-        for turn in history.turns:
+        turns = history.turns
+        if pending:
+            stored = {t.request_id for t in turns}
+            turns = [*turns, *(t for t in pending if t.request_id not in stored)]
+            turns = turns[-self._max_turns :]
+        for turn in turns:
             messages.append(ChatMessage(role="user", content=turn.question))
             messages.append(ChatMessage(role="assistant", content=turn.answer))
         return messages
