@@ -28,7 +28,8 @@ the default local all-MiniLM-L6-v2, so the measured path embeds the query over
 HTTP (with ``MAX_EMBEDDER_REQUESTS_PER_SECOND`` raised: the default 10/s would
 pace every query), finds no collection and answers ungrounded. Then an exact
 cache hit: one request repeated (the pipeline answers from its in-memory LRU;
-the mock's request counter proves the upstream was not called). Last, the
+the mock's request counter proves the upstream was not called), in ``--rounds``
+rounds of ``--requests`` each on an idle stack, their p50s printed too. Last, the
 pipeline's own stage timings (Prometheus histograms, diffed per phase) show
 where ours spends its time, and each server's CPU per request (from /proc; ours
 also with its child nats-server and PostgreSQL) shows what a request costs,
@@ -84,8 +85,8 @@ _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eEinfNa
 
 
 #: Per concurrency: latencies, errors, not-cached answers, upstream calls, CPU s/request
-#: (process, process tree).
-Hits = dict[int, tuple[list[float], int, int, int, float, float]]
+#: (process, process tree), each round's p50.
+Hits = dict[int, tuple[list[float], int, int, int, float, float, list[float]]]
 #: Added latency (p50, p99) in ms per (target name, concurrency).
 Added = dict[tuple[str, int], tuple[float, float]]
 
@@ -522,10 +523,13 @@ async def cache_hits(
     *,
     requests: int,
     levels: list[int],
+    rounds: int,
 ) -> tuple[Hits, dict[int, float]]:
     """The same request repeated: latencies, errors, not-cached answers, upstream calls.
 
-    Also the client floor per level: the p50 of the same requests to a server
+    ``rounds`` rounds of ``requests`` per level, each on an idle stack (this
+    VM's speed drifts over seconds, so one short burst can land in a slow
+    spell), each followed by the client floor: the same requests to a server
     that answers at once (the client's and loopback's share of a latency).
     """
     prompt = f"Cache benchmark {uuid.uuid4().hex[:8]}: what is the capital of France?"
@@ -538,14 +542,25 @@ async def cache_hits(
         await settle([ours])
         await load(ours, [prompt] * max(50, level * 2), level)  # warm-up
         calls_before = await upstream_calls(session, upstream)
-        cpu = cpu_seconds(ours.pid)
-        lat, err, bodies = await load(ours, [prompt] * requests, level)
-        own, tree = (b - a for a, b in zip(cpu, cpu_seconds(ours.pid), strict=True))
+        lat: list[float] = []
+        floor: list[float] = []
+        per_round: list[float] = []
+        errors = missed = 0
+        own = tree = 0.0
+        for _ in range(rounds):
+            await settle([ours])
+            cpu = cpu_seconds(ours.pid)
+            got, err, bodies = await load(ours, [prompt] * requests, level)
+            used = [b - a for a, b in zip(cpu, cpu_seconds(ours.pid), strict=True)]
+            own, tree = own + used[0], tree + used[1]
+            lat += got
+            errors += err
+            missed += sum(1 for b in bodies if not b.get("neuralbridge", {}).get("cached"))
+            per_round.append(percentile(got, 0.5) if got else float("nan"))
+            floor += (await load(instant, [prompt] * requests, level))[0]
         calls = await upstream_calls(session, upstream) - calls_before
-        missed = sum(1 for b in bodies if not b.get("neuralbridge", {}).get("cached"))
-        results[level] = (lat, err, missed, calls, own / requests, tree / requests)
-        await load(instant, [prompt] * max(50, level * 2), level)
-        floor, _, _ = await load(instant, [prompt] * requests, level)
+        done = requests * rounds
+        results[level] = (lat, errors, missed, calls, own / done, tree / done, per_round)
         floors[level] = percentile(floor, 0.5) if floor else float("nan")
     return results, floors
 
@@ -623,7 +638,7 @@ def report_cache(hits: Hits, floors: dict[int, float]) -> list[str]:
     """Print the cache-hit latencies; return the goal line."""
     goals = []
     print("\nexact cache hit (one request repeated, answered from the in-memory LRU):")
-    for level, (lat, err, missed, calls, own, tree) in hits.items():
+    for level, (lat, err, missed, calls, own, tree, rounds) in hits.items():
         if not lat:
             print(f"  concurrency {level:>3}: no successful request ({err} errors)")
             continue
@@ -633,6 +648,7 @@ def report_cache(hits: Hits, floors: dict[int, float]) -> list[str]:
             f" {missed} not cached, {calls} upstream calls, {err} errors)\n"
             f"                   CPU per request {own * 1000:.2f} ms (process), "
             f"{tree * 1000:.2f} ms (with its child processes)\n"
+            f"                   rounds' p50s {', '.join(f'{r:.2f}' for r in rounds)} ms\n"
             f"                   client floor p50 {floors[level]:.2f} ms (the same requests "
             f"to a server that answers at once)"
         )
@@ -717,8 +733,9 @@ async def run(args: argparse.Namespace, work: Path) -> None:
             stages = await added_latency(session, targets, args, metrics_url)
             before = await scrape(session, metrics_url)
             hits, floors = await cache_hits(
-                session, ours, instant, upstream, requests=args.requests, levels=args.concurrency
-            )
+                session, ours, instant, upstream, requests=args.requests,
+                levels=args.concurrency, rounds=args.rounds,
+            )  # fmt: skip
             stages_hit = stage_means(before, await scrape(session, metrics_url))
     added = report_added(targets, args.concurrency)
     goals = report_ratios(added, ours.name, targets[2].name if litellm else None, args.concurrency)
