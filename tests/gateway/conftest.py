@@ -51,11 +51,29 @@ SEED_BODY_OVERRIDE = b"""{
   }"""
 
 
+#: The variables that turn API keys on.
+KEY_VARIABLES = (
+    "GATEWAY_API_KEY_HASHES",
+    "GATEWAY_API_KEYS_FILE",
+    "GATEWAY_ADMIN_KEY_HASHES",
+    "GATEWAY_ADMIN_KEYS_FILE",
+)
+TEST_PII_HASH_KEY = "test-pii-hash-key-0123456789abcdef0123456789"
+
+
+def gateway_defaults(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with a PII_HASH_KEY, and GATEWAY_AUTH=off unless keys are configured."""
+    defaults = {"PII_HASH_KEY": TEST_PII_HASH_KEY}
+    if not any(env.get(name) for name in (*KEY_VARIABLES, "GATEWAY_AUTH")):
+        defaults["GATEWAY_AUTH"] = "off"
+    return {**defaults, **env}
+
+
 @asynccontextmanager
 async def running_gateway(env: dict[str, str]) -> AsyncIterator[str]:
     """Run the gateway's main on a free port until the block exits; yield its URL."""
     port = free_port()
-    env = {**env, "GATEWAY_PORT": str(port), "BIND_HOST": "127.0.0.1"}
+    env = {**gateway_defaults(env), "GATEWAY_PORT": str(port), "BIND_HOST": "127.0.0.1"}
     settings = load_settings(GatewaySettings, env)
     stop = asyncio.Event()
     url = f"http://127.0.0.1:{port}"

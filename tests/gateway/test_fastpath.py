@@ -21,10 +21,11 @@ from litestar.types import Receive, Scope, Send
 
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.embedded import EmbeddedNats
-from neuralbridge.gateway.access import Access
+from neuralbridge.gateway.access import Access, Caller
 from neuralbridge.gateway.fastpath import fast_routes
 from neuralbridge.gateway.proxy_client import ProxyClient
 from neuralbridge.gateway.ratelimit import RateLimiter
+from neuralbridge.gateway.settings import KeyRing
 
 CHAT = {"model": "neuralbridge", "messages": [{"role": "user", "content": "Who founded Acme?"}]}
 QUERY = {"query": "Who founded Acme?", "session_id": "s1"}
@@ -57,13 +58,21 @@ async def bus(private_nats: EmbeddedNats) -> AsyncIterator[Bus]:
     await bus.close()
 
 
+SECRET = b"fastpath-test-session-secret-0123456789"
+
+
+def ring(digests: frozenset[str]) -> KeyRing:
+    """User keys with these digests (empty: keys off)."""
+    return KeyRing(users={bytes.fromhex(d): d[:12] for d in digests}, admins={})
+
+
 def wrap(
     bus: Bus, *, keys: frozenset[str] = frozenset(), per_minute: int = 0, max_body: int = 4096
 ) -> tuple[Any, Recorder]:
     """The fast path around a recorder, with a real proxy client."""
     inner = Recorder()
-    access = Access(keys, RateLimiter(per_minute))
-    proxy = ProxyClient(bus, timeout=2.0)
+    access = Access(ring(keys), RateLimiter(per_minute), session_secret=SECRET)
+    proxy = ProxyClient(bus, timeout=2.0, access=access)
     return fast_routes(inner, proxy=proxy, access=access, max_body_bytes=max_body), inner
 
 
@@ -179,11 +188,31 @@ async def test_caller_refused_by_key_or_limit_goes_to_litestar(bus: Bus) -> None
 
 async def test_session_over_its_limit_is_429_from_the_fast_path(bus: Bus) -> None:
     """The session bucket is checked as the request is published: 429 with Retry-After."""
+    digest = hashlib.sha256(b"nb-key-one-0123456789").hexdigest()
+    access = Access(ring(frozenset({digest})), RateLimiter(1), session_secret=SECRET)
+    access.admit_session(access.session_key(Caller(f"key:{digest[:12]}", admin=False), "s1"))
+    inner = Recorder()
+    proxy = ProxyClient(bus, timeout=2.0, access=access)
+    app = fast_routes(inner, proxy=proxy, access=access, max_body_bytes=4096)
+    async with client(app) as http:
+        limited = await http.post(
+            "/api/proxy/query",
+            json=QUERY,
+            headers={"Authorization": "Bearer nb-key-one-0123456789"},
+        )
+    assert limited.status_code == 429  # the key had a token, its session "s1" had none
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert limited.json()["error"]["type"] == "rate_limit_error"
+    assert inner.bodies == []
+
+
+async def test_same_session_id_under_two_keys_is_two_buckets(bus: Bus) -> None:
+    """Two keys sending one session id each get their own session bucket: no lock-out."""
     keys = ("nb-key-one-0123456789", "nb-key-two-0123456789")
     digests = frozenset(hashlib.sha256(k.encode()).hexdigest() for k in keys)
-    access = Access(digests, RateLimiter(1))
+    access = Access(ring(digests), RateLimiter(1), session_secret=SECRET)
     inner = Recorder()
-    proxy = ProxyClient(bus, timeout=2.0, admit_session=access.admit_session)
+    proxy = ProxyClient(bus, timeout=2.0, access=access)
     app = fast_routes(inner, proxy=proxy, access=access, max_body_bytes=4096)
     async with client(app) as http:
         first, second = [
@@ -192,8 +221,5 @@ async def test_session_over_its_limit_is_429_from_the_fast_path(bus: Bus) -> Non
             )
             for k in keys
         ]
-    assert first.status_code == 503  # its own key and the session each had a token
-    assert second.status_code == 429  # a new key, the same session
-    assert int(second.headers["Retry-After"]) >= 1
-    assert second.json()["error"]["type"] == "rate_limit_error"
-    assert inner.bodies == []
+    assert first.status_code == 503  # taken, then no pipeline stream to queue it on
+    assert second.status_code == 503  # the same session id, another principal's bucket

@@ -7,6 +7,7 @@
         ├── InvalidRequestError      400 invalid_request_error (malformed JSON, bad field,
         │                                a provider override the deployment cannot serve)
         ├── UnauthenticatedError     401 authentication_error (missing or unknown API key)
+        ├── ForbiddenError           403 permission_error (a user key on an admin route)
         ├── UnknownRequestError      404 not_found_error (feedback on an unanswered request)
         ├── RequestRejectedError     422 invalid_request_error (GuardrailBlocked, InputRejected)
         ├── RateLimitedError         429 rate_limit_error, with ``Retry-After``
@@ -26,6 +27,7 @@ from neuralbridge.core.errors import NeuralBridgeError
 from neuralbridge.messages.proxy import ProxyFailure
 
 __all__ = [
+    "ForbiddenError",
     "GatewayError",
     "InvalidRequestError",
     "RateLimitedError",
@@ -78,6 +80,13 @@ class UnauthenticatedError(GatewayError):
     def headers(self) -> dict[str, str]:
         """Tell the client which scheme to use."""
         return {"WWW-Authenticate": "Bearer"}
+
+
+class ForbiddenError(GatewayError):
+    """The key is valid but its role does not allow the route (a user key on an admin route)."""
+
+    status_code = 403
+    error_type = "permission_error"
 
 
 class UnknownRequestError(GatewayError):

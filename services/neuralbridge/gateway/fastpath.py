@@ -39,7 +39,7 @@ from litestar.types import (
     Send,
 )
 
-from neuralbridge.gateway.access import Access
+from neuralbridge.gateway.access import Access, Caller
 from neuralbridge.gateway.errors import GatewayError
 from neuralbridge.gateway.openai_wire import ChatRequest, completion
 from neuralbridge.gateway.proxy_client import ProxyClient
@@ -69,8 +69,8 @@ class _Routes:
         self._access = access
         self._max_body = max_body_bytes
 
-    def admit(self, scope: HTTPScope) -> bool:
-        """Identify the caller and take its token; False: refused (Litestar will say why)."""
+    def admit(self, scope: HTTPScope) -> Caller | None:
+        """Identify the caller and take its token; None: refused (Litestar will say why)."""
         authorization = None
         for name, value in scope["headers"]:
             if name == b"authorization":
@@ -78,12 +78,11 @@ class _Routes:
                 break
         client = scope.get("client")
         try:
-            self._access.admit_caller(
-                self._access.identify(authorization, client[0] if client else "unknown")
-            )
+            caller = self._access.identify(authorization, client[0] if client else "unknown")
+            self._access.admit_caller(caller)
         except GatewayError:
-            return False
-        return True
+            return None
+        return caller
 
     def chat(self, scope: HTTPScope, body: bytes) -> Answer:
         """Validate and admit a chat completion; what answers it."""
@@ -92,11 +91,12 @@ class _Routes:
             ask = None if request.stream else request.to_ask()
         except (msgspec.MsgspecError, GatewayError):
             return None
-        if ask is None or not self.admit(scope):
+        caller = None if ask is None else self.admit(scope)
+        if ask is None or caller is None:
             return None
 
         async def answer() -> Reply:
-            return 200, completion(await self._proxy.answer(ask), ask.query), {}
+            return 200, completion(await self._proxy.answer(ask, caller), ask.query), {}
 
         return answer
 
@@ -106,12 +106,13 @@ class _Routes:
             ask = _query_decoder.decode(body).to_ask()
         except (msgspec.MsgspecError, GatewayError):
             return None
-        if not self.admit(scope):
+        caller = self.admit(scope)
+        if caller is None:
             return None
 
         async def answer() -> Reply:
             started = time.monotonic()
-            reply = await self._proxy.answer(ask)
+            reply = await self._proxy.answer(ask, caller)
             latency_ms = round((time.monotonic() - started) * 1000, 2)
             return 200, QueryAnswer.from_answer(reply, latency_ms=latency_ms), {}
 

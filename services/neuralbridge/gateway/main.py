@@ -18,7 +18,7 @@ from neuralbridge.gateway.proxy_client import ProxyClient
 from neuralbridge.gateway.ratelimit import RateLimiter
 from neuralbridge.gateway.ratelimit_sync import RateLimitSync
 from neuralbridge.gateway.request_log import log_requests
-from neuralbridge.gateway.settings import GatewaySettings, load_key_hashes
+from neuralbridge.gateway.settings import GatewaySettings, load_keys
 from neuralbridge.gateway.topology import declare_all
 
 __all__ = ["SERVICE", "build_parts", "main"]
@@ -37,10 +37,12 @@ async def build_parts(deps: Deps[GatewaySettings]) -> GatewayParts:
     s = deps.settings
     await declare_all(deps.bus.js)
     feedback = FeedbackDesk(deps.bus, await deps.bus.js.key_value(FEEDBACK_KV))
-    access = Access(load_key_hashes(s), RateLimiter(s.gateway_rate_limit_per_minute))
-    proxy = ProxyClient(
-        deps.bus, timeout=s.gateway_request_timeout, admit_session=access.admit_session
-    )
+    assert s.pii_hash_key is not None  # GatewaySettings refuses to exist without it
+    access = Access(
+        load_keys(s), RateLimiter(s.gateway_rate_limit_per_minute),
+        session_secret=s.pii_hash_key.reveal().encode(),
+    )  # fmt: skip
+    proxy = ProxyClient(deps.bus, timeout=s.gateway_request_timeout, access=access)
     return GatewayParts(
         bus=deps.bus, health=deps.health, proxy=proxy,
         access=access, feedback=feedback, max_body_bytes=s.gateway_max_body_bytes,

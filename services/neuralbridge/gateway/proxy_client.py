@@ -36,6 +36,7 @@ from neuralbridge.core.bus import Bus
 from neuralbridge.core.errors import PayloadError
 from neuralbridge.core.schemas import decode
 from neuralbridge.core.subjects import proxy_request_subject
+from neuralbridge.gateway.access import Access, Caller
 from neuralbridge.gateway.errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
@@ -157,36 +158,37 @@ class ProxyClient:
     Args:
         bus: The gateway's NATS connection.
         timeout: Seconds from publish to the request's deadline.
-        admit_session: Called with each request's session id before it is
-            published; raises to refuse it (the per-session rate limit).
+        access: Scopes each request's session to its caller
+            (:meth:`~neuralbridge.gateway.access.Access.session_key`) and takes a
+            token from that session's rate-limit bucket before it is published.
     """
 
-    def __init__(
-        self, bus: Bus, *, timeout: float, admit_session: Callable[[str], None] | None = None
-    ) -> None:
+    def __init__(self, bus: Bus, *, timeout: float, access: Access) -> None:
         self._bus = bus
         self._timeout = timeout
-        self._admit_session = admit_session
+        self._access = access
         self._prefix = bus.nc.new_inbox()
         self._sub: Subscription | None = None
         self._subscribing = asyncio.Lock()
         self._waiting: dict[str, asyncio.Queue[bytes]] = {}
         self._numbers = itertools.count()
 
-    async def open(self, ask: Ask) -> ReplyStream:
+    async def open(self, ask: Ask, caller: Caller) -> ReplyStream:
         """Register a reply subject, publish the request, return its reply stream.
 
+        The request carries the caller's opaque session id, never ``ask.session_id``.
+
         Raises:
-            RateLimitedError: ``admit_session`` refused the session.
+            RateLimitedError: the caller's session is over its rate limit.
             UpstreamUnavailableError: the request could not be stored in ``PROXY_REQUESTS``.
         """
-        if self._admit_session is not None:
-            self._admit_session(ask.session_id)
+        session = self._access.session_key(caller, ask.session_id)
+        self._access.admit_session(session)
         if self._sub is None:
             await self._subscribe()
         token = str(next(self._numbers))
         request = ProxyRequest(
-            request_id=str(uuid.uuid4()), session_id=ask.session_id, query=ask.query,
+            request_id=str(uuid.uuid4()), session_id=session, query=ask.query,
             provider=ask.provider, model=ask.model, temperature=ask.temperature,
             stream=ask.stream, reply_to=f"{self._prefix}.{token}",
             deadline=time.time() + self._timeout, history=ask.history,
@@ -194,7 +196,7 @@ class ProxyClient:
         inbox = self._waiting[token] = asyncio.Queue()
         try:
             await self._bus.publish(
-                proxy_request_subject(ask.session_id), request, msg_id=request.request_id
+                proxy_request_subject(session), request, msg_id=request.request_id
             )
         except (nats.errors.Error, TimeoutError, OSError) as exc:
             self._waiting.pop(token, None)
@@ -217,9 +219,9 @@ class ProxyClient:
         if inbox is not None:  # else: a late reply to a request already answered or abandoned
             inbox.put_nowait(msg.data)
 
-    async def answer(self, ask: Ask) -> ProxyAnswer:
-        """Publish ``ask`` and wait for its final answer (deltas are ignored)."""
-        stream = await self.open(ask)
+    async def answer(self, ask: Ask, caller: Caller) -> ProxyAnswer:
+        """Publish ``ask`` for ``caller`` and wait for its final answer (deltas are ignored)."""
+        stream = await self.open(ask, caller)
         return await stream.answer()
 
 

@@ -20,7 +20,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from neuralbridge.core.bus import Bus
-from neuralbridge.gateway.access import require_caller
+from neuralbridge.gateway.access import require_admin
 from neuralbridge.gateway.datasets import (
     TransformAccepted,
     TransformInput,
@@ -87,5 +87,5 @@ async def get_datasets(bus: NamedDependency[Bus]) -> list[dict[str, Any]]:
 datasets_router = Router(
     path="/api",
     route_handlers=[upload_documents, get_upload, create_transform, get_transform, get_datasets],
-    before_request=require_caller, tags=["datasets"],
+    before_request=require_admin, tags=["datasets"],
 )  # fmt: skip

@@ -38,7 +38,7 @@ from neuralbridge.core.subjects import (
     TRAINER_QUERY_SUBJECT,
     TRAINER_RUNS_KV,
 )
-from neuralbridge.gateway.access import require_caller
+from neuralbridge.gateway.access import require_admin
 from neuralbridge.gateway.errors import (
     GatewayError,
     InvalidRequestError,
@@ -191,5 +191,5 @@ async def cancel_run(
 jobs_router = Router(
     path="/api/jobs",
     route_handlers=[get_stats, get_failed, get_run, retry_run, cancel_run],
-    before_request=require_caller, tags=["jobs"],
+    before_request=require_admin, tags=["jobs"],
 )  # fmt: skip

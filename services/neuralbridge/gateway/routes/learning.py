@@ -19,7 +19,7 @@ from neuralbridge.core.bus import Bus
 from neuralbridge.core.errors import PayloadError
 from neuralbridge.core.schemas import decode, encode
 from neuralbridge.core.subjects import TRAINER_QUERY_SUBJECT
-from neuralbridge.gateway.access import require_caller
+from neuralbridge.gateway.access import require_admin
 from neuralbridge.gateway.errors import (
     InvalidRequestError,
     UnknownRequestError,
@@ -82,6 +82,6 @@ async def learning_report(
 
 
 learning_router = Router(
-    path="/api/learning", route_handlers=[learning_report], before_request=require_caller,
+    path="/api/learning", route_handlers=[learning_report], before_request=require_admin,
     tags=["learning"],
 )  # fmt: skip

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Response, Router, get, post
+from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.response import Stream
 
 from neuralbridge.core.bus import Bus
-from neuralbridge.gateway.access import require_caller
+from neuralbridge.gateway.access import caller_of, require_caller
 from neuralbridge.gateway.datasets import EmbeddingList, EmbeddingsRequest, embed
 from neuralbridge.gateway.openai_wire import MODELS, ChatRequest, Model, ModelList, completion
 from neuralbridge.gateway.proxy_client import ProxyClient
@@ -31,16 +31,19 @@ EMBED_TIMEOUT = 60.0
 
 @post("/chat/completions", status_code=200, summary="OpenAI chat completion (plain or SSE)")
 async def chat_completions(
-    data: JSONBody[ChatRequest], proxy: NamedDependency[ProxyClient]
+    data: JSONBody[ChatRequest],
+    proxy: NamedDependency[ProxyClient],
+    request: Request[Any, Any, Any],
 ) -> Response[Any]:
     """The last user message, answered by the pipeline, in OpenAI's format.
 
     One dependency only: Litestar resolves two or more in a task group per request.
     """
     ask = data.to_ask()
+    caller = caller_of(request)
     if not data.stream:
-        return Response(completion(await proxy.answer(ask), ask.query))
-    stream = await proxy.open(ask)
+        return Response(completion(await proxy.answer(ask, caller), ask.query))
+    stream = await proxy.open(ask, caller)
     first = await anext(stream)
     include_usage = bool(data.stream_options and data.stream_options.include_usage)
     events = chat_events(stream, first, model=data.model, include_usage=include_usage)

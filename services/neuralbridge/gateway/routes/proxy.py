@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from litestar import Response, Router, get, post
+from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.observability.http import HealthServer
-from neuralbridge.gateway.access import require_caller
+from neuralbridge.gateway.access import caller_of, require_caller
 from neuralbridge.gateway.health import HealthReport, check_health
 from neuralbridge.gateway.proxy_client import ProxyClient
 from neuralbridge.gateway.queries import QueryAnswer, QueryInput
@@ -20,10 +21,12 @@ __all__ = ["proxy_router"]
 
 
 @post("/query", status_code=200, summary="Ask the proxy a question")
-async def query(data: JSONBody[QueryInput], proxy: NamedDependency[ProxyClient]) -> QueryAnswer:
+async def query(
+    data: JSONBody[QueryInput], proxy: NamedDependency[ProxyClient], request: Request[Any, Any, Any]
+) -> QueryAnswer:
     """Answer ``query`` through cache → RAG → LLM → guardrails → API B."""
     started = time.monotonic()
-    answer = await proxy.answer(data.to_ask())
+    answer = await proxy.answer(data.to_ask(), caller_of(request))
     return QueryAnswer.from_answer(answer, latency_ms=round((time.monotonic() - started) * 1000, 2))
 
 

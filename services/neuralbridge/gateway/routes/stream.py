@@ -47,7 +47,7 @@ from litestar import WebSocket, websocket
 from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 
-from neuralbridge.gateway.access import Access
+from neuralbridge.gateway.access import Access, Caller
 from neuralbridge.gateway.errors import GatewayError, UnauthenticatedError, UpstreamFailedError
 from neuralbridge.gateway.proxy_client import ProxyClient, ReplyStream
 from neuralbridge.gateway.queries import QueryInput
@@ -104,7 +104,7 @@ async def proxy_stream(
         log.info("ws_closed", questions=asked)
 
 
-def _identify(socket: _Socket, access: Access) -> str:
+def _identify(socket: _Socket, access: Access) -> Caller:
     """The caller, from the upgrade's ``Authorization`` header or ``token`` parameter."""
     authorization = socket.headers.get("authorization")
     token = socket.query_params.get("token")
@@ -135,7 +135,7 @@ async def _send(socket: _Socket, event: StreamEvent) -> None:
 
 
 async def _answer(
-    socket: _Socket, question: QueryInput, *, caller: str, proxy: ProxyClient, access: Access
+    socket: _Socket, question: QueryInput, *, caller: Caller, proxy: ProxyClient, access: Access
 ) -> None:
     """Stream one question's deltas, then its answer or error event."""
     started = time.monotonic()
@@ -143,7 +143,7 @@ async def _answer(
     event: AnswerEvent | ErrorEvent
     try:
         access.admit_caller(caller)
-        stream = await proxy.open(question.to_ask(stream=True))  # admits the session
+        stream = await proxy.open(question.to_ask(stream=True), caller)  # admits the session
         request_id = stream.request.request_id
         answer = await _relay(socket, stream)
         latency_ms = round((time.monotonic() - started) * 1000, 2)
