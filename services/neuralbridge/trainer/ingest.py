@@ -5,9 +5,12 @@ the shared :class:`JobRunner` (WorkQueue work streams with a DLQ) does not fit;
 :class:`EventIngester` is the small equivalent for events: a durable pull
 consumer, store then ack, idempotent by ``request_id``. Whatever has arrived
 when the ingester is free is stored together (one ``INSERT`` for a batch of
-query logs). A body that does not decode is logged, counted
-(``outcome="rejected"``) and terminated — it can never succeed; a storage
-failure naks the batch, retried after ``retry_delay``.
+query logs). A body that can never be stored — it does not decode, or
+PostgreSQL refuses it as data (a NUL character, an invalid byte sequence) — is
+logged, counted (``outcome="rejected"``), copied to the feed's DLQ stream with
+the standard ``X-Dlq-*`` headers and only then terminated; a batch refused as
+data is stored event by event so one bad event never holds the others back.
+Any other storage failure naks the batch, retried after ``retry_delay``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import asyncpg
 import structlog
 from nats.aio.msg import Msg
 
+from neuralbridge.core import dlq
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.errors import PayloadError
 from neuralbridge.core.pull import PullFeed
@@ -88,6 +92,12 @@ class EventIngester:
         stream = self._spec.stream
         try:
             outcomes = await self._store([msg.data for msg in batch])
+        except asyncpg.DataError as exc:
+            if len(batch) > 1:  # find the bad ones: store the others one by one
+                for msg in batch:
+                    await self._handle([msg])
+                return
+            outcomes = [PayloadError(f"PostgreSQL refused the event as data: {exc}")]
         except (asyncpg.PostgresError, OSError) as exc:
             log.warning("event_store_failed", stream=stream, events=len(batch), error=str(exc))
             for msg in batch:
@@ -95,12 +105,29 @@ class EventIngester:
             return
         for msg, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, PayloadError):
-                log.warning("event_rejected", stream=stream, error=str(outcome))
-                m.EVENTS_INGESTED.labels(stream, "rejected").inc()
-                await msg.term()
+                await self._reject(msg, outcome)
                 continue
             m.EVENTS_INGESTED.labels(stream, "stored" if outcome else "duplicate").inc()
             await msg.ack()
+
+    async def _reject(self, msg: Msg, error: PayloadError) -> None:
+        """Copy an event that can never be stored to the DLQ, then terminate it."""
+        stream = self._spec.stream
+        log.warning("event_rejected", stream=stream, error=str(error))
+        meta = msg.metadata
+        headers = dlq.dead_letter_headers(
+            subject=msg.subject, stream=stream, seq=meta.sequence.stream,
+            deliveries=meta.num_delivered, consumer=self._spec.consumer,
+            error_class=error.error_class, error=str(error), original_headers=msg.headers,
+        )  # fmt: skip
+        try:
+            await self._bus.js.publish(self._spec.dlq_subject, msg.data, headers=headers)
+        except Exception as exc:  # noqa: BLE001 - keep the event: it comes back and is rejected again
+            log.warning("dlq_publish_failed", stream=stream, error=str(exc))
+            await msg.nak(delay=self._retry_delay)
+            return
+        m.EVENTS_INGESTED.labels(stream, "rejected").inc()
+        await msg.term()
 
 
 def _decoded(bodies: list[bytes], kind: type[E]) -> tuple[list[Outcome], list[tuple[int, E]]]:

@@ -50,6 +50,8 @@ QUERY_LOGS_MAX_AGE = 90 * DAY
 #: FEEDBACK is the trainer's; the gateway creates it with this same age when it
 #: starts first (gateway/topology.py), so the two must stay equal.
 FEEDBACK_MAX_AGE = 365 * DAY
+#: Events the trainer could never store, kept for inspection and replay.
+EVENT_DLQ_MAX_AGE = 30 * DAY
 #: Run events are for watching runs live and shortly after; KV keeps the last state longer.
 TRAINER_EVENTS_MAX_AGE = 7 * DAY
 #: Agent executions reported by applications (prompt_optimization's input): a work stream
@@ -62,12 +64,18 @@ AGENT_EXECUTIONS_WORK: WorkSpec = work_spec(
 
 
 class EventFeedSpec:
-    """A durable consumer of the trainer on a Limits-retention events stream."""
+    """A durable consumer of the trainer on a Limits-retention events stream.
 
-    __slots__ = ("consumer", "stream")
+    Events that can never be stored (undecodable, or refused by PostgreSQL as
+    data) are dead-lettered to ``DLQ_<stream>`` on ``DLQ.<stream>`` in the
+    standard DLQ format, then terminated: never retried forever.
+    """
+
+    __slots__ = ("consumer", "dlq_stream", "dlq_subject", "stream")
 
     def __init__(self, stream: str, consumer: str) -> None:
         self.stream, self.consumer = stream, consumer
+        self.dlq_stream, self.dlq_subject = f"DLQ_{stream}", f"DLQ.{stream}"
 
 
 QUERY_LOGS_FEED = EventFeedSpec(QUERY_LOGS_STREAM, TRAINER_QUERY_LOGS_CONSUMER)
@@ -91,6 +99,12 @@ async def declare_all(js: JetStreamContext) -> None:
     )
     for feed in EVENT_FEEDS:
         await declare_feed_consumer(js, feed)
+        await declare_stream(
+            js,
+            StreamSpec(
+                name=feed.dlq_stream, subjects=(feed.dlq_subject,), max_age=EVENT_DLQ_MAX_AGE
+            ),
+        )
     await declare_stream(
         js,
         StreamSpec(
