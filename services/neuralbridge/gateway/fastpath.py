@@ -30,8 +30,6 @@ from litestar.enums import ScopeType
 from litestar.types import (
     ASGIApp,
     HTTPRequestEvent,
-    HTTPResponseBodyEvent,
-    HTTPResponseStartEvent,
     HTTPScope,
     Receive,
     ReceiveMessage,
@@ -44,14 +42,21 @@ from neuralbridge.gateway.errors import GatewayError
 from neuralbridge.gateway.openai_wire import ChatRequest, completion
 from neuralbridge.gateway.proxy_client import ProxyClient
 from neuralbridge.gateway.queries import QueryAnswer, QueryInput
-from neuralbridge.gateway.responses import ErrorBody, gateway_error_body, unexpected_error_body
+from neuralbridge.gateway.responses import (
+    ErrorBody,
+    gateway_error_body,
+    send_json,
+    unexpected_error_body,
+)
 
 __all__ = ["fast_routes"]
 
-_JSON = (b"content-type", b"application/json")
 _chat_decoder = msgspec.json.Decoder(ChatRequest)
 _query_decoder = msgspec.json.Decoder(QueryInput)
-_encoder = msgspec.json.Encoder()
+
+#: What makes the fast path give a body up: Litestar's route says what is wrong with it
+#: (invalid UTF-8 and nesting past the decoder's limit are not msgspec errors).
+_UNREADABLE = (msgspec.MsgspecError, GatewayError, UnicodeDecodeError, RecursionError)
 
 #: An answer to send: (status, body struct, extra headers).
 Reply = tuple[int, Any, dict[str, str]]
@@ -89,7 +94,7 @@ class _Routes:
         try:
             request = _chat_decoder.decode(body)
             ask = None if request.stream else request.to_ask()
-        except (msgspec.MsgspecError, GatewayError):
+        except _UNREADABLE:
             return None
         caller = None if ask is None else self.admit(scope)
         if ask is None or caller is None:
@@ -104,7 +109,7 @@ class _Routes:
         """Validate and admit a seed-003 question; what answers it."""
         try:
             ask = _query_decoder.decode(body).to_ask()
-        except (msgspec.MsgspecError, GatewayError):
+        except _UNREADABLE:
             return None
         caller = self.admit(scope)
         if caller is None:
@@ -160,20 +165,6 @@ def _replay(chunks: list[bytes], receive: Receive, *, complete: bool) -> Receive
     return replayed
 
 
-async def _send_json(send: Send, status: int, body: Any, headers: dict[str, str]) -> None:
-    payload = _encoder.encode(body)
-    raw_headers = [_JSON, (b"content-length", str(len(payload)).encode())]
-    raw_headers += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-    start: HTTPResponseStartEvent = {
-        "type": "http.response.start", "status": status, "headers": raw_headers
-    }  # fmt: skip
-    await send(start)
-    body_event: HTTPResponseBodyEvent = {
-        "type": "http.response.body", "body": payload, "more_body": False
-    }  # fmt: skip
-    await send(body_event)
-
-
 def fast_routes(
     app: ASGIApp, *, proxy: ProxyClient, access: Access, max_body_bytes: int
 ) -> ASGIApp:
@@ -196,7 +187,7 @@ def fast_routes(
         try:
             answer = handler(scope, b"".join(chunks)) if complete else None
         except Exception as exc:  # noqa: BLE001 - a defect: the same 500 as Litestar's handler
-            await _send_json(send, 500, unexpected_error_body(exc), {})
+            await send_json(send, 500, unexpected_error_body(exc), {})
             return
         if answer is None:
             await app(scope, _replay(chunks, receive, complete=complete), send)
@@ -208,6 +199,6 @@ def fast_routes(
             status, body, headers = exc.status_code, error, exc.headers()
         except Exception as exc:  # noqa: BLE001 - the same 500 as Litestar's handler
             status, body, headers = 500, unexpected_error_body(exc), {}
-        await _send_json(send, status, body, headers)
+        await send_json(send, status, body, headers)
 
     return asgi

@@ -12,6 +12,7 @@ from neuralbridge.core.service import Deps, ServiceSpec
 from neuralbridge.core.subjects import FEEDBACK_KV
 from neuralbridge.gateway.access import Access
 from neuralbridge.gateway.app import GatewayParts, create_app
+from neuralbridge.gateway.bodies import require_media_type
 from neuralbridge.gateway.fastpath import fast_routes
 from neuralbridge.gateway.feedback import FeedbackDesk
 from neuralbridge.gateway.proxy_client import ProxyClient
@@ -63,12 +64,14 @@ async def main(deps: Deps[GatewaySettings], stop: asyncio.Event) -> None:
     # in the window before the gateway has bound its port.
     deps.health.add_check("gateway.http", http_ready)
     parts = await build_parts(deps)
-    # Both wrappers sit outside Litestar: no middleware stack per route, and the
+    # The wrappers sit outside Litestar: no middleware stack per route, and the
     # question routes skip Litestar's per-request machinery (see fastpath.py).
     app = log_requests(
-        fast_routes(
-            create_app(parts), proxy=parts.proxy, access=parts.access,
-            max_body_bytes=parts.max_body_bytes,
+        require_media_type(
+            fast_routes(
+                create_app(parts), proxy=parts.proxy, access=parts.access,
+                max_body_bytes=parts.max_body_bytes,
+            )
         )
     )  # fmt: skip
     config = uvicorn.Config(

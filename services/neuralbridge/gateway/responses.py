@@ -16,7 +16,12 @@ import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
-from litestar.types import ExceptionHandlersMap
+from litestar.types import (
+    ExceptionHandlersMap,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Send,
+)
 
 from neuralbridge.gateway.errors import GatewayError
 
@@ -27,6 +32,7 @@ __all__ = [
     "detail_for_error",
     "detail_for_problems",
     "gateway_error_body",
+    "send_json",
     "unexpected_error_body",
 ]
 
@@ -54,6 +60,25 @@ class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
     """Every error response's body."""
 
     error: ErrorDetail
+
+
+_JSON_TYPE = (b"content-type", b"application/json")
+_encoder = msgspec.json.Encoder()
+
+
+async def send_json(send: Send, status: int, body: Any, headers: dict[str, str]) -> None:
+    """Send ``body`` as a whole JSON response straight on the ASGI ``send``."""
+    payload = _encoder.encode(body)
+    raw_headers = [_JSON_TYPE, (b"content-length", str(len(payload)).encode())]
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start", "status": status, "headers": raw_headers
+    }  # fmt: skip
+    await send(start)
+    body_event: HTTPResponseBodyEvent = {
+        "type": "http.response.body", "body": payload, "more_body": False
+    }  # fmt: skip
+    await send(body_event)
 
 
 def _response(
@@ -138,9 +163,28 @@ def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody
     return Response(unexpected_error_body(exc), status_code=500)
 
 
+def _not_utf8(_: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[ErrorBody]:
+    detail = ErrorDetail(
+        message=f"the body is not valid UTF-8 (byte {exc.start})", type="invalid_request_error",
+        code="invalid_utf8",
+    )  # fmt: skip
+    return _response(400, detail)
+
+
+def _too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[ErrorBody]:
+    # Only decoding nests without bound here: a body's arrays and objects.
+    detail = ErrorDetail(
+        message="the JSON body is nested too deeply", type="invalid_request_error",
+        code="json_too_deep",
+    )  # fmt: skip
+    return _response(400, detail)
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     GatewayError: _gateway_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
+    UnicodeDecodeError: _not_utf8,
+    RecursionError: _too_deep,
     Exception: _unexpected,
 }

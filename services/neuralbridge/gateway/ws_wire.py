@@ -87,8 +87,13 @@ def read_question(data: str | bytes, *, max_bytes: int) -> QueryInput | ErrorEve
         detail = detail_for_problems([problem], message)
         return ErrorEvent(request_id=None, error=detail, status=400)
     except msgspec.DecodeError as exc:
-        detail = ErrorDetail(
-            message=f"malformed JSON message: {exc}", type="invalid_request_error",
-            code="invalid_json",
-        )  # fmt: skip
-        return ErrorEvent(request_id=None, error=detail, status=400)
+        return _unreadable(f"malformed JSON message: {exc}", "invalid_json")
+    except UnicodeDecodeError as exc:  # a binary frame: text frames are checked by the protocol
+        return _unreadable(f"the message is not valid UTF-8 (byte {exc.start})", "invalid_utf8")
+    except RecursionError:
+        return _unreadable("the JSON message is nested too deeply", "json_too_deep")
+
+
+def _unreadable(message: str, code: str) -> ErrorEvent:
+    detail = ErrorDetail(message=message, type="invalid_request_error", code=code)
+    return ErrorEvent(request_id=None, error=detail, status=400)

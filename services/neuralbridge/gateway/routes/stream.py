@@ -32,9 +32,11 @@ token from the caller's and the session's rate-limit buckets, as a POST does.
                                                never reached the pipeline
 
 A cached answer comes as an ``answer`` with no deltas. A malformed message
-(not JSON, a bad or unknown field, over ``GATEWAY_MAX_BODY_BYTES``) gets an
-``error`` naming the problem (``param`` is the field); the connection stays
-open for the next question. The server closes the connection only on a 401.
+(not JSON, invalid UTF-8 in a binary frame, nested too deeply, a bad or unknown
+field, over ``GATEWAY_MAX_BODY_BYTES``) gets an ``error`` naming the problem
+(``param`` is the field); the connection stays open for the next question. The
+server closes the connection only on a 401, and the WebSocket protocol itself
+closes it with 1007 on a *text* frame that is not UTF-8 (RFC 6455, 8.1).
 """
 
 from __future__ import annotations
