@@ -3,15 +3,40 @@
 One ``llm_requests_total`` and one duration sample per call of ``complete()`` or
 ``stream()`` (retries included in the duration); ``llm_errors_total`` counts every
 failed attempt, retried or not, so a flapping provider shows even when calls
-succeed. Labels are bounded: provider, the configured model, ``success``/``error``,
-token kind and a short error type.
+succeed. Labels are bounded: provider, the model when it is one the operator
+configured (:func:`configure_model_labels`; any other name a caller asked for
+is counted as ``other``), ``success``/``error``, token kind and a short error type.
 """
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-__all__ = ["ERRORS", "REQUESTS", "REQUEST_DURATION", "TIME_TO_FIRST_TOKEN", "TOKENS"]
+__all__ = [
+    "ERRORS",
+    "OTHER_MODEL",
+    "REQUESTS",
+    "REQUEST_DURATION",
+    "TIME_TO_FIRST_TOKEN",
+    "TOKENS",
+    "configure_model_labels",
+    "model_label",
+]
+
+#: The ``model`` label of a model nobody configured (a caller's per-request override).
+OTHER_MODEL = "other"
+_configured_models: set[str] = set()
+
+
+def configure_model_labels(*models: str) -> None:
+    """Let these configured model names be ``model`` label values (the process's own)."""
+    _configured_models.update(m for m in models if m)
+
+
+def model_label(model: str) -> str:
+    """``model`` if configured, else :data:`OTHER_MODEL`: callers cannot add series."""
+    return model if model in _configured_models else OTHER_MODEL
+
 
 REQUESTS = Counter(
     "llm_requests_total",

@@ -53,7 +53,7 @@ class CallRecord:
 
     Args:
         provider: The provider label.
-        model: The configured model (the label stays bounded by configuration).
+        model: The model asked for (its label is ``other`` unless configured).
         stream: Whether the call streams (logged).
     """
 
@@ -110,6 +110,6 @@ class CallRecord:
 
     def _finish(self, status: str) -> float:
         duration = time.perf_counter() - self._started
-        metrics.REQUESTS.labels(self._provider, self._model, status).inc()
+        metrics.REQUESTS.labels(self._provider, metrics.model_label(self._model), status).inc()
         metrics.REQUEST_DURATION.labels(self._provider).observe(duration)
         return duration

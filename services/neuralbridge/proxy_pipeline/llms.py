@@ -4,15 +4,20 @@ override, and API B; one client per distinct profile, sharing one HTTP session.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 
 import aiohttp
 import msgspec
 
 from neuralbridge.llm import LLMClient, LLMProfile, LLMSettings, create_llm, profile_from_env
+from neuralbridge.llm.metrics import configure_model_labels
 from neuralbridge.messages.proxy import ProxyRequest
 
-__all__ = ["LLMPool"]
+__all__ = ["MAX_CLIENTS", "LLMPool"]
+
+#: Clients kept; a per-request model override makes a client of its own.
+MAX_CLIENTS = 32
 
 
 class LLMPool:
@@ -38,7 +43,8 @@ class LLMPool:
         self._session, self._settings, self._env = session, settings, env
         self.primary = primary
         self.fallback = fallback
-        self._clients: dict[bytes, LLMClient] = {}
+        self._clients: OrderedDict[bytes, LLMClient] = OrderedDict()
+        configure_model_labels(primary.model, fallback.model if fallback else "")
 
     def profile_for(self, request: ProxyRequest) -> LLMProfile:
         """The primary profile with the request's provider/model override applied.
@@ -60,8 +66,12 @@ class LLMPool:
             LLMConfigError: the profile is unusable (bad base URL, missing key variable).
         """
         key = msgspec.json.encode(profile)
-        if key not in self._clients:
-            self._clients[key] = create_llm(
+        client = self._clients.pop(key, None)
+        if client is None:
+            client = create_llm(
                 profile, session=self._session, settings=self._settings, env=self._env
             )
-        return self._clients[key]
+        self._clients[key] = client  # most recently used last
+        while len(self._clients) > MAX_CLIENTS:  # callers choose models: keep the pool bounded
+            self._clients.popitem(last=False)
+        return client
