@@ -66,15 +66,15 @@ async def transform(
     bus: Bus,
     dataset: str,
     collection: str,
-    profile: EmbedderProfile = LOCAL,
+    profile: str | EmbedderProfile = "local",
     **options: object,
 ) -> str:
-    """What `nb transforms create` does; returns the transform id."""
+    """What `nb transforms create` does (a profile name, or a full profile); returns the id."""
     return await datasets.transforms_create(
         bus,
         dataset=dataset,
         collection=collection,
-        profile=profile,
+        embedder=profile,
         source_file=options.get("source_file"),  # type: ignore[arg-type]
         chunk_index=options.get("chunk_index"),  # type: ignore[arg-type]
         switch_alias=options.get("switch_alias"),  # type: ignore[arg-type]

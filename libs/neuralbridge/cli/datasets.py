@@ -30,7 +30,7 @@ from neuralbridge.core.subjects import (
     UPLOADS_OBJECT_STORE,
     ingest_subject,
 )
-from neuralbridge.embedders import EmbedderProfile
+from neuralbridge.embedders import EmbedderProfile, KeyedEmbedderProfile
 from neuralbridge.messages.datasets import IngestJob, IngestState, TransformJob, TransformState
 
 __all__ = ["datasets_export", "datasets_list", "ingest", "transforms_create", "transforms_list",
@@ -162,18 +162,24 @@ async def _kv_state(kv: Any, key: str, kind: type[Any]) -> Any:
 
 
 async def transforms_create(
-    bus: Bus, *, dataset: str, collection: str, profile: EmbedderProfile,
+    bus: Bus, *, dataset: str, collection: str, embedder: str | EmbedderProfile,
     source_file: str | None, chunk_index: int | None, switch_alias: str | None,
 ) -> str:  # fmt: skip
-    """Publish a TransformJob; return its id."""
+    """Publish a TransformJob; return its id.
+
+    ``embedder`` is a profile name the worker resolves from its configuration,
+    or (publishers on NATS are trusted) a full profile naming its key variable.
+    """
     transform_id = str(uuid.uuid4())
     operation: Literal["dataset", "document", "chunk"] = "dataset"
     if chunk_index is not None:
         operation = "chunk"
     elif source_file:
         operation = "document"
+    if isinstance(embedder, EmbedderProfile) and not isinstance(embedder, KeyedEmbedderProfile):
+        embedder = msgspec.convert(msgspec.to_builtins(embedder), KeyedEmbedderProfile)
     job = TransformJob(
-        transform_id=transform_id, dataset=dataset, embedder=profile, collection=collection,
+        transform_id=transform_id, dataset=dataset, embedder=embedder, collection=collection,
         operation=operation, source_file=source_file, chunk_index=chunk_index,
         switch_alias=switch_alias,
     )  # fmt: skip

@@ -118,10 +118,12 @@ def _add_dataset_commands(sub: Any) -> None:
     create = tsub.add_parser("create", help="start a transform (prints its id)")
     create.add_argument("--dataset", required=True)
     create.add_argument("--collection", required=True)
-    create.add_argument("--provider", default="local", help="openai, cohere, jina, voyage, "
-                        "ollama, tei, openai_compatible, local (default)")  # fmt: skip
-    create.add_argument("--model", default="all-MiniLM-L6-v2")
-    create.add_argument("--base-url")
+    create.add_argument("--profile", help="a profile the worker configures "
+                        "(EMBEDDER_PROFILES_FILE, or a provider; default local)")  # fmt: skip
+    create.add_argument("--provider", help="that provider's default profile (openai, cohere, "
+                        "jina, voyage, ollama, local); with --model, a full profile")  # fmt: skip
+    create.add_argument("--model", help="a full profile's model (needs --provider)")
+    create.add_argument("--base-url", help="a full profile's API root (needs --provider)")
     create.add_argument("--dimensions", type=int)
     create.add_argument("--credential", help="NAME of the env var holding the API key")
     create.add_argument("--document", help="only this source file (seed 000 EmbedJob)")
@@ -218,14 +220,31 @@ async def _transforms(bus: Bus, args: argparse.Namespace) -> int:
             return await datasets.transforms_watch(bus, args.transform_id, timeout=args.timeout)
 
 
+def _transform_embedder(args: argparse.Namespace) -> str | EmbedderProfile:
+    """A profile name (``--profile``, or ``--provider`` alone), or a full profile."""
+    details = (args.model, args.base_url, args.dimensions, args.credential)
+    if args.profile:
+        if args.provider or any(d is not None for d in details):
+            raise SystemExit("error: --profile takes no --provider, --model, --base-url, ...")
+        return str(args.profile)
+    if all(d is None for d in details):
+        return str(args.provider or "local")
+    if not args.provider or not args.model:
+        raise SystemExit("error: a full embedder profile needs --provider and --model")
+    try:
+        return msgspec.convert(
+            {"provider": args.provider, "model": args.model, "base_url": args.base_url,
+             "dimensions": args.dimensions, "credential": args.credential},
+            EmbedderProfile,
+        )  # fmt: skip
+    except msgspec.ValidationError as exc:
+        raise SystemExit(f"error: invalid embedder profile: {exc}") from None
+
+
 async def _create_transform(bus: Bus, args: argparse.Namespace) -> int:
-    profile = msgspec.convert(
-        {"provider": args.provider, "model": args.model, "base_url": args.base_url,
-         "dimensions": args.dimensions, "credential": args.credential},
-        EmbedderProfile,
-    )  # fmt: skip
+    embedder = _transform_embedder(args)
     transform_id = await datasets.transforms_create(
-        bus, dataset=args.dataset, collection=args.collection, profile=profile,
+        bus, dataset=args.dataset, collection=args.collection, embedder=embedder,
         source_file=args.document, chunk_index=args.chunk, switch_alias=args.switch_alias,
     )  # fmt: skip
     print(transform_id)

@@ -6,12 +6,15 @@ it came from and why it failed (``X-Dlq-*``), and carry the trace context. Its
 once even when two paths (the runner, a max-deliveries advisory) race.
 Re-publishing the body to ``X-Dlq-Original-Subject`` replays the job; that is
 what :func:`replay` does, with a fresh message id so dedup does not drop it.
+The one exception to "byte for byte": a work stream whose jobs may carry a
+secret passes a :data:`Redactor`, and :func:`dead_letter_body` stores the copy
+with the secret masked and ``X-Dlq-Redacted`` naming the masked field.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 
 import msgspec
@@ -22,7 +25,10 @@ from neuralbridge.core.observability.logs import scrub
 
 __all__ = [
     "DLQ_HEADERS",
+    "H_REDACTED",
     "DeadLetter",
+    "Redactor",
+    "dead_letter_body",
     "dead_letter_headers",
     "entries",
     "get_entry",
@@ -40,6 +46,10 @@ H_ERROR_CLASS = "X-Dlq-Error-Class"
 H_ERROR = "X-Dlq-Error"
 H_FAILED_AT = "X-Dlq-Failed-At"
 H_REPLAYED_FROM = "X-Dlq-Replayed-From"
+H_REDACTED = "X-Dlq-Redacted"
+
+#: Masks secrets in a job body: ``body -> (masked body, masked field or None)``.
+Redactor = Callable[[bytes], tuple[bytes, str | None]]
 
 DLQ_HEADERS = (
     H_SUBJECT,
@@ -96,6 +106,21 @@ def dead_letter_headers(
         if original_headers and name in original_headers:
             headers[name] = original_headers[name]
     return headers
+
+
+def dead_letter_body(data: bytes, headers: dict[str, str], redact: Redactor | None) -> bytes:
+    """The body of a DLQ copy: the original, or with a secret masked by ``redact``.
+
+    When ``redact`` masks something, ``headers`` gains ``X-Dlq-Redacted``
+    naming the masked field (for example ``embedder.api_key``).
+    """
+    if redact is None:
+        return data
+    body, masked = redact(data)
+    if masked is None:
+        return data
+    headers[H_REDACTED] = masked
+    return body
 
 
 def _one_line(text: str) -> str:

@@ -104,6 +104,8 @@ class JobRunner(Generic[M]):
         job_timeout: Seconds a handler may run before a retryable timeout.
         grace: Seconds in-flight jobs get to finish after a stop.
         stats_interval: Seconds between stream/consumer gauge refreshes.
+        redact: Masks secrets a job body may carry in its DLQ copies
+            (:func:`neuralbridge.core.dlq.dead_letter_body`).
     """
 
     def __init__(
@@ -119,8 +121,10 @@ class JobRunner(Generic[M]):
         grace: float = 30.0,
         stats_interval: float = 15.0,
         pull_expires: float = 10.0,
+        redact: dlq.Redactor | None = None,
     ) -> None:
         self.spec = spec
+        self._redact = redact
         self._bus = bus
         self._type = message_type
         self._handler = handler
@@ -320,8 +324,9 @@ class JobRunner(Generic[M]):
             error=error,
             original_headers=msg.headers,
         )
+        body = dlq.dead_letter_body(msg.data, headers, self._redact)
         try:
-            await self._bus.js.publish(self.spec.dlq_subject, msg.data, headers=headers)
+            await self._bus.js.publish(self.spec.dlq_subject, body, headers=headers)
         except Exception as exc:  # noqa: BLE001 - keep the original: it comes back and retries
             log.warning("dlq_publish_failed", stream=self.spec.stream, error=str(exc))
             await msg.nak(delay=self.spec.delay_after(max(deliveries, 1)) or 1.0)
@@ -382,7 +387,7 @@ class JobRunner(Generic[M]):
         await declare_work(self._bus.js, self.spec)
 
     async def _on_max_deliveries(self, advisory: Msg) -> None:
-        await dead_letter_stranded(self._bus, self.spec, advisory.data)
+        await dead_letter_stranded(self._bus, self.spec, advisory.data, redact=self._redact)
 
     async def _stats(self) -> None:
         while not self._helpers_done.is_set():

@@ -29,8 +29,10 @@ class _MaxDeliveries(msgspec.Struct):
     deliveries: int = 0
 
 
-async def dead_letter_stranded(bus: Bus, spec: WorkSpec, advisory: bytes) -> None:
-    """Move the job a max-deliveries advisory names to the DLQ."""
+async def dead_letter_stranded(
+    bus: Bus, spec: WorkSpec, advisory: bytes, *, redact: dlq.Redactor | None = None
+) -> None:
+    """Move the job a max-deliveries advisory names to the DLQ (secrets masked by ``redact``)."""
     try:
         event = msgspec.json.decode(advisory, type=_MaxDeliveries)
         raw = await bus.js.get_msg(spec.stream, event.stream_seq)
@@ -46,7 +48,8 @@ async def dead_letter_stranded(bus: Bus, spec: WorkSpec, advisory: bytes) -> Non
         error="the server stopped redelivering the job after max_deliver attempts",
         original_headers=raw.headers,
     )
-    await bus.js.publish(spec.dlq_subject, raw.data or b"", headers=headers)
+    body = dlq.dead_letter_body(raw.data or b"", headers, redact)
+    await bus.js.publish(spec.dlq_subject, body, headers=headers)
     with contextlib.suppress(Exception):
         await bus.js.delete_msg(spec.stream, event.stream_seq)
     m.DLQ_MESSAGES.labels(spec.stream, spec.consumer, "MaxDeliveriesExceeded").inc()

@@ -9,7 +9,8 @@
         │       └── EmbedderError               the provider refused the request (400, 401,
         │           │                           403, 404, 422, ...): retrying cannot help
         │           ├── EmbedderConfigError     the profile or environment is wrong (missing
-        │           │                           API key variable, unknown provider, extra)
+        │           │   │                       API key variable, unknown provider, extra)
+        │           │   └── UnknownEmbedderProfileError   no configured profile has that name
         │           └── EmbedderResponseError   a 200 answer without one vector per input
         └── RetryableError
             └── ProviderUnavailable             (neuralbridge.core.providers.errors)
@@ -34,6 +35,7 @@ __all__ = [
     "EmbedderError",
     "EmbedderResponseError",
     "EmbedderUnavailable",
+    "UnknownEmbedderProfileError",
 ]
 
 
@@ -51,6 +53,12 @@ class EmbedderConfigError(EmbedderError):
     """The embedder profile or its environment is unusable; the message says why."""
 
     error_class = "EmbedderConfigError"
+
+
+class UnknownEmbedderProfileError(EmbedderConfigError):
+    """A job or request named a profile this process does not configure."""
+
+    error_class = "UnknownEmbedderProfile"
 
 
 class EmbedderResponseError(EmbedderError):

@@ -1,9 +1,11 @@
 """What an embedder is (a profile, carried in messages) and how hard it tries (settings).
 
 An :class:`EmbedderProfile` travels inside NATS messages, so it names the
-environment variable that holds an API key and never the key itself. The
-:class:`EmbedderSettings` come from the process environment, once, in a
-composition root::
+environment variable that holds an API key and never the key itself.
+:class:`KeyedEmbedderProfile` is the one exception: the job format other
+services publish on NATS (trusted publishers only) may carry the key inline as
+``api_key``; its ``repr`` never shows it. The :class:`EmbedderSettings` come
+from the process environment, once, in a composition root::
 
     settings = load_settings(EmbedderSettings, env)   # neuralbridge.core.settings
 """
@@ -16,7 +18,13 @@ import msgspec
 
 from neuralbridge.core.providers.settings import Milliseconds, Retries, Seconds
 
-__all__ = ["EmbedderProfile", "EmbedderSettings", "OptionValue", "Provider"]
+__all__ = [
+    "EmbedderProfile",
+    "EmbedderSettings",
+    "KeyedEmbedderProfile",
+    "OptionValue",
+    "Provider",
+]
 
 Provider = Literal[
     "openai", "openai_compatible", "cohere", "jina", "voyage", "ollama", "tei", "local"
@@ -64,6 +72,48 @@ class EmbedderProfile(msgspec.Struct, frozen=True, kw_only=True):
             model = model.removeprefix(_LOCAL_PREFIX)
         options = {k: v for k, v in sorted(self.options.items()) if k not in _CLIENT_ONLY_OPTIONS}
         return msgspec.json.encode([self.provider, model, self.dimensions, options]).decode()
+
+    @property
+    def endpoint_identity(self) -> str:
+        """:attr:`cache_identity` plus the base URL, for caches shared by many callers.
+
+        Vectors from another endpoint are not the vectors of this profile (the
+        endpoint may be anyone's), so a shared cache keys them apart. Profiles
+        on the provider's public endpoint (``base_url`` unset) keep the plain
+        :attr:`cache_identity`.
+        """
+        if self.base_url is None:
+            return self.cache_identity
+        return f"{self.cache_identity}@{self.base_url.rstrip('/')}"
+
+    def plain(self) -> EmbedderProfile:
+        """This profile as a plain :class:`EmbedderProfile` (no inline key)."""
+        return EmbedderProfile(
+            provider=self.provider,
+            model=self.model,
+            base_url=self.base_url,
+            dimensions=self.dimensions,
+            options=dict(self.options),
+            credential=self.credential,
+        )
+
+
+class KeyedEmbedderProfile(EmbedderProfile, frozen=True, kw_only=True):
+    """A profile whose API key travels inline, as trusted publishers' jobs may send it.
+
+    Accepted only from NATS publishers (NATS auth decides who they are), never
+    from HTTP callers. The key is used, never logged: ``repr`` masks it, and a
+    dead-letter copy carries it replaced by ``********``.
+
+    Attributes:
+        api_key: The key itself; ``None`` falls back to ``credential``.
+    """
+
+    api_key: str | None = None
+
+    def __repr__(self) -> str:
+        shown = "'********'" if self.api_key else "None"
+        return f"KeyedEmbedderProfile({self.plain()!r}, api_key={shown})"
 
 
 class EmbedderSettings(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 import aiohttp
+import msgspec
 
 from neuralbridge.embedders.cohere import CohereEmbedder
 from neuralbridge.embedders.errors import EmbedderConfigError
@@ -13,12 +14,19 @@ from neuralbridge.embedders.jina import JinaEmbedder
 from neuralbridge.embedders.local import LocalEmbedder
 from neuralbridge.embedders.ollama import OllamaEmbedder
 from neuralbridge.embedders.openai import OpenAICompatibleEmbedder, OpenAIEmbedder
-from neuralbridge.embedders.profile import EmbedderProfile, EmbedderSettings
+from neuralbridge.embedders.profile import (
+    EmbedderProfile,
+    EmbedderSettings,
+    KeyedEmbedderProfile,
+)
 from neuralbridge.embedders.protocol import Embedder
 from neuralbridge.embedders.tei import TeiEmbedder
 from neuralbridge.embedders.voyage import VoyageEmbedder
 
 __all__ = ["REGISTRY", "create_embedder"]
+
+#: The one-entry environment an inline key is read from (never the process's).
+_INLINE_KEY = "INLINE_API_KEY"
 
 
 class _EmbedderFactory(Protocol):
@@ -54,7 +62,9 @@ def create_embedder(
     """Build the client for ``profile``.
 
     Args:
-        profile: Provider, model and options (from a message or configuration).
+        profile: Provider, model and options (from a message or configuration);
+            a :class:`KeyedEmbedderProfile` with ``api_key`` uses that key and
+            reads nothing from ``env``.
         session: The process's HTTP session; clients share it and never close it.
         settings: Timeouts, retries and pacing (``EMBEDDER_*`` variables).
         env: Where the API key variable named by the profile is read.
@@ -65,9 +75,18 @@ def create_embedder(
     Raises:
         EmbedderConfigError: unknown provider, missing ``base_url``, unknown
             option, missing API key variable (named, never its value), or the
-            ``local`` extra not installed.
+            ``local`` extra not installed, or both ``api_key`` and ``credential``.
     """
     factory = REGISTRY.get(profile.provider)
     if factory is None:
         raise EmbedderConfigError(f"unknown embedder provider {profile.provider!r}")
+    if isinstance(profile, KeyedEmbedderProfile) and profile.api_key:
+        if profile.credential is not None:
+            raise EmbedderConfigError(
+                f"{profile.provider} embedder: give api_key or credential, not both"
+            )
+        keyed = msgspec.structs.replace(profile.plain(), credential=_INLINE_KEY)
+        return factory(
+            keyed, session=session, settings=settings, env={_INLINE_KEY: profile.api_key}
+        )
     return factory(profile, session=session, settings=settings, env=env)

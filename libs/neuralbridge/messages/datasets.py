@@ -1,23 +1,47 @@
 """Dataset ingestion and transform messages (DATASET_INGEST, DATASET_TRANSFORMS, events).
 
 Other services publish :class:`TransformJob` to the subject ``DATASET_TRANSFORMS``
-and :class:`IngestJob` to ``dataset.ingest.<dataset>``. Embedder credentials are
-never inside a message: :class:`~neuralbridge.embedders.EmbedderProfile` names
-the environment variable the worker reads the key from.
+and :class:`IngestJob` to ``dataset.ingest.<dataset>``. A transform names its
+embedder by profile NAME (the worker resolves it from its own configuration).
+Trusted publishers (NATS auth decides who may publish) may instead send a full
+profile, including the job format with an inline ``api_key``
+(:class:`~neuralbridge.embedders.KeyedEmbedderProfile`): the worker uses the
+key, never logs it, and its dead-letter copy carries it masked
+(:func:`redact_transform_job`). Our own services send names only.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 import msgspec
 
 from neuralbridge.core.schemas import Message
-from neuralbridge.embedders import EmbedderProfile
+from neuralbridge.embedders import PROFILE_NAME_PATTERN, KeyedEmbedderProfile
 
-__all__ = ["IngestJob", "IngestState", "TransformJob", "TransformState"]
+__all__ = [
+    "COLLECTION_PATTERN",
+    "ID_PATTERN",
+    "REDACTED",
+    "IngestJob",
+    "IngestState",
+    "ProfileName",
+    "TransformJob",
+    "TransformState",
+    "redact_transform_job",
+]
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+#: Upload and transform ids (UUIDs as the services write them).
+ID_PATTERN = r"^[0-9a-f-]{36}$"
+#: Qdrant collection and alias names.
+COLLECTION_PATTERN = r"^[A-Za-z0-9_.-]{1,200}$"
+#: An embedder profile's name, resolved by the worker.
+ProfileName = Annotated[str, msgspec.Meta(pattern=PROFILE_NAME_PATTERN)]
+#: What replaces an inline API key in a dead-letter copy.
+REDACTED = "********"
+_API_KEY = re.compile(rb'("api_key"\s*:\s*)"(?:[^"\\]|\\.)*"')
 MetadataValue = str | int | float | bool | None
 
 
@@ -30,14 +54,37 @@ class TransformJob(Message, frozen=True, kw_only=True):
     (one item, by ``source_file``) and ``chunk`` (one chunk of that item).
     """
 
-    transform_id: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f-]{36}$")]
+    transform_id: Annotated[str, msgspec.Meta(pattern=ID_PATTERN)]
     dataset: Name
-    embedder: EmbedderProfile
-    collection: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,200}$")]
+    embedder: ProfileName | KeyedEmbedderProfile
+    collection: Annotated[str, msgspec.Meta(pattern=COLLECTION_PATTERN)]
     operation: Literal["dataset", "document", "chunk"] = "dataset"
     source_file: str | None = None
     chunk_index: Annotated[int, msgspec.Meta(ge=0)] | None = None
-    switch_alias: str | None = None
+    switch_alias: Annotated[str, msgspec.Meta(pattern=COLLECTION_PATTERN)] | None = None
+
+
+def redact_transform_job(data: bytes) -> tuple[bytes, str | None]:
+    """A transform job's body with an inline ``embedder.api_key`` masked.
+
+    Used for dead-letter copies: the body stays the original unless it holds a
+    key, and then only that value changes (to :data:`REDACTED`).
+
+    Returns:
+        ``(body, what)``: ``what`` names the masked field
+        (``"embedder.api_key"``), or is ``None`` when nothing was masked.
+    """
+    try:
+        raw = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        # Not JSON: mask anything that looks like the key rather than keep it.
+        masked, count = _API_KEY.subn(rb'\1"' + REDACTED.encode() + b'"', data)
+        return (masked, "embedder.api_key") if count else (data, None)
+    embedder = raw.get("embedder") if isinstance(raw, dict) else None
+    if not isinstance(embedder, dict) or embedder.get("api_key") in (None, "", REDACTED):
+        return data, None
+    embedder["api_key"] = REDACTED
+    return msgspec.json.encode(raw), "embedder.api_key"
 
 
 class TransformState(Message, frozen=True, kw_only=True):
@@ -60,7 +107,7 @@ class TransformState(Message, frozen=True, kw_only=True):
 class IngestJob(Message, frozen=True, kw_only=True):
     """Extract, chunk and store one uploaded file (bytes in the uploads object store)."""
 
-    upload_id: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f-]{36}$")]
+    upload_id: Annotated[str, msgspec.Meta(pattern=ID_PATTERN)]
     dataset: Name
     object_name: str
     filename: Name

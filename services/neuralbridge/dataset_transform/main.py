@@ -1,4 +1,9 @@
-"""Composition of the dataset-transform worker: two runners (transforms, ingest)."""
+"""Composition of the dataset-transform worker: two runners (transforms, ingest).
+
+The operator's embedder profiles (``EMBEDDER_PROFILES_FILE`` and the
+per-provider defaults) are loaded first: a bad file stops the worker with one
+line before it consumes anything.
+"""
 
 from __future__ import annotations
 
@@ -22,8 +27,8 @@ from neuralbridge.dataset_transform.settings import DatasetTransformSettings
 from neuralbridge.dataset_transform.state import StateBoard
 from neuralbridge.dataset_transform.topology import declare_all, ingest_work, transforms_work
 from neuralbridge.dataset_transform.transform import TransformHandler
-from neuralbridge.embedders import EmbedderSettings
-from neuralbridge.messages.datasets import IngestJob, TransformJob
+from neuralbridge.embedders import EmbedderSettings, load_profiles
+from neuralbridge.messages.datasets import IngestJob, TransformJob, redact_transform_job
 
 __all__ = ["SERVICE", "main"]
 
@@ -39,6 +44,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 async def main(deps: Deps[DatasetTransformSettings], stop: asyncio.Event) -> None:
     """Consume DATASET_TRANSFORMS and DATASET_INGEST until ``stop`` is set."""
     s = deps.settings
+    profiles = load_profiles(deps.env)
+    log.info("embedder_profiles_loaded", names=profiles.names())
     if deps.qdrant is None:
         raise ConfigError(
             "configuration error: QDRANT_URL (or QDRANT_PATH for local mode) is required "
@@ -56,7 +63,7 @@ async def main(deps: Deps[DatasetTransformSettings], stop: asyncio.Event) -> Non
         requests_per_second=s.max_embedder_requests_per_second,
     )
     async with aiohttp.ClientSession() as session:
-        embedders = EmbedderPool(session, embedder_settings, deps.env)
+        embedders = EmbedderPool(session, embedder_settings, deps.env, profiles)
         transform_runner = JobRunner(
             deps.bus,
             transforms,
@@ -68,6 +75,7 @@ async def main(deps: Deps[DatasetTransformSettings], stop: asyncio.Event) -> Non
             concurrency=s.worker_concurrency,
             job_timeout=s.job_timeout,
             grace=s.shutdown_grace_seconds,
+            redact=redact_transform_job,
         )  # fmt: skip
         ingest_runner = JobRunner(
             deps.bus,

@@ -3,19 +3,27 @@
 ``dataset.query.list`` → every dataset with item and chunk counts;
 ``dataset.query.export`` ``{"dataset": name}`` → the dataset's chunks as CSV
 (seed 002's columns) written to the uploads object store, answered with the
-object's name; ``dataset.query.embed`` ``{"texts": [...], "profile"?: EmbedderProfile}``
-→ ``{"vectors": [[...], ...]}``, ``document`` vectors in input order (the
-profile defaults to the local ``all-MiniLM-L6-v2``). Without an
+object's name; ``dataset.query.embed`` ``{"texts": [...], "profile"?: name or
+EmbedderProfile, "encoding"?: "float" | "base64"}`` → ``{"vectors": [...]}``,
+``document`` vectors in input order, each a list of floats or (``base64``) the
+base64 of its little-endian float32 bytes, four times smaller on the wire (the
+profile defaults to the local ``all-MiniLM-L6-v2``). A reply that would not fit
+the server's payload limit is an error naming the limit: callers split their
+texts (the gateway does). ``dataset.query.profiles`` → ``{"profiles": [names]}``,
+the configured embedder profile names only (no URLs, no variables). Without an
 :class:`EmbedderPool` (``embedders``), only ``local`` profiles are served.
 Replies are JSON; an error is ``{"error": "...", "code"?: "..."}``.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Literal
 
 import asyncpg
 import msgspec
@@ -29,10 +37,24 @@ from neuralbridge.core.subjects import DATASET_QUERY_SUBJECT
 from neuralbridge.dataset_transform import store
 from neuralbridge.dataset_transform.embedders import EmbedderPool
 from neuralbridge.documents import ChunkRow, write_chunks_csv
-from neuralbridge.embedders import Embedder, EmbedderError, EmbedderProfile
+from neuralbridge.embedders import (
+    DEFAULT_PROFILE,
+    Embedder,
+    EmbedderError,
+    EmbedderProfile,
+    KeyedEmbedderProfile,
+)
 from neuralbridge.embedders.local import MODEL_NAMES, LocalEmbedder
+from neuralbridge.messages.datasets import ProfileName
 
-__all__ = ["DEFAULT_EMBED_PROFILE", "EmbedRequest", "embed_texts", "serve_queries"]
+__all__ = [
+    "DEFAULT_EMBED_PROFILE",
+    "MAX_EMBED_TEXTS",
+    "EmbedRequest",
+    "embed_texts",
+    "encode_vector",
+    "serve_queries",
+]
 
 log = structlog.get_logger()
 
@@ -47,7 +69,13 @@ class EmbedRequest(msgspec.Struct, frozen=True, kw_only=True):
     """``dataset.query.embed``'s request body."""
 
     texts: list[str]
-    profile: EmbedderProfile = DEFAULT_EMBED_PROFILE
+    profile: ProfileName | KeyedEmbedderProfile = DEFAULT_PROFILE
+    encoding: Literal["float", "base64"] = "float"
+
+
+def encode_vector(vector: list[float]) -> str:
+    """A vector as base64 of its little-endian float32 bytes (OpenAI's ``base64``)."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
 async def serve_queries(
@@ -69,7 +97,19 @@ async def serve_queries(
         await msg.respond(json.dumps(await _export(pool, uploads, name)).encode())
 
     async def on_embed(msg: Msg) -> None:
-        await msg.respond(json.dumps(await embed_texts(msg.data, embedders)).encode())
+        reply = json.dumps(await embed_texts(msg.data, embedders)).encode()
+        limit = bus.nc.max_payload
+        if len(reply) > limit:
+            reply = json.dumps({
+                "error": f"the reply ({len(reply)} bytes) exceeds the NATS payload limit "
+                f"({limit} bytes); send fewer texts per request or ask for base64",
+                "code": "reply_too_large",
+            }).encode()  # fmt: skip
+        await msg.respond(reply)
+
+    async def on_profiles(msg: Msg) -> None:
+        names = embedders.profiles.names() if embedders is not None else [DEFAULT_PROFILE]
+        await msg.respond(json.dumps({"profiles": names}).encode())
 
     return [
         await bus.nc.subscribe(
@@ -77,6 +117,9 @@ async def serve_queries(
         ),
         await bus.nc.subscribe(
             f"{DATASET_QUERY_SUBJECT}.list", queue="dataset_transform", cb=on_list
+        ),
+        await bus.nc.subscribe(
+            f"{DATASET_QUERY_SUBJECT}.profiles", queue="dataset_transform", cb=on_profiles
         ),
         await bus.nc.subscribe(
             f"{DATASET_QUERY_SUBJECT}.export", queue="dataset_transform", cb=on_export
@@ -88,7 +131,7 @@ async def embed_texts(data: bytes, embedders: EmbedderPool | None) -> dict[str, 
     """The reply to one ``dataset.query.embed`` request (``{"vectors"}`` or ``{"error"}``)."""
     try:
         request = msgspec.json.decode(data, type=EmbedRequest)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         return {"error": f"invalid embed request: {exc}", "code": "invalid_request"}
     if not request.texts or len(request.texts) > MAX_EMBED_TEXTS:
         return {
@@ -104,13 +147,22 @@ async def embed_texts(data: bytes, embedders: EmbedderPool | None) -> dict[str, 
     except Exception as exc:
         log.exception("embed_query_crashed", error_class=type(exc).__name__)
         return {"error": "internal error", "code": "internal_error"}
+    if request.encoding == "base64":
+        return {"vectors": [encode_vector(v) for v in vectors]}
     return {"vectors": vectors}
 
 
-def _embedder(profile: EmbedderProfile, embedders: EmbedderPool | None) -> Embedder:
+def _embedder(profile: str | EmbedderProfile, embedders: EmbedderPool | None) -> Embedder:
     if embedders is not None:
         return embedders.get(profile)
-    if profile.provider != "local" or profile.model not in MODEL_NAMES or profile.dimensions:
+    if profile == DEFAULT_PROFILE:
+        profile = DEFAULT_EMBED_PROFILE
+    if (
+        not isinstance(profile, EmbedderProfile)
+        or profile.provider != "local"
+        or profile.model not in MODEL_NAMES
+        or profile.dimensions
+    ):
         raise EmbedderError(
             f"this worker serves only the local {DEFAULT_EMBED_PROFILE.model} for embed requests"
         )

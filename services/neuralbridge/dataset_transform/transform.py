@@ -33,7 +33,7 @@ from neuralbridge.dataset_transform.embedders import EmbedderPool
 from neuralbridge.dataset_transform.jobs import describe, scope_of
 from neuralbridge.dataset_transform.settings import DatasetTransformSettings
 from neuralbridge.dataset_transform.state import StateBoard
-from neuralbridge.embedders import Embedder
+from neuralbridge.embedders import Embedder, EmbedderProfile
 from neuralbridge.messages.datasets import TransformJob, TransformState
 from neuralbridge.vectors import (
     CollectionSpec,
@@ -58,6 +58,7 @@ class _Run:
     """One attempt at one transform: what it covers and how far it got."""
 
     job: TransformJob
+    profile: EmbedderProfile
     scope: store.Scope
     embedder: Embedder
     done: dict[int, tuple[str, int, int]]
@@ -111,6 +112,9 @@ class TransformHandler:
         m.CHUNKS_EMBEDDED.observe(run.state.embedded_chunks)
 
     async def _prepare(self, job: TransformJob) -> _Run:
+        # An unknown or unusable embedder fails first, before any work (permanently).
+        profile = self._embedders.resolve(job.embedder)
+        embedder = self._embedders.get(profile)
         async with self._pool.acquire() as conn:
             dataset = await store.dataset_id(conn, job.dataset)
             if dataset is None:
@@ -126,14 +130,13 @@ class TransformHandler:
                     f"{describe(job)} has {total} chunks, more than MAX_CHUNKS_PER_JOB="
                     f"{self._settings.max_chunks_per_job}; split it or raise the limit"
                 )
-            embedder = self._embedders.get(job.embedder)
-            profile = msgspec.json.encode(job.embedder).decode()
             await store.start_transform(
                 conn,
                 job.transform_id,
                 dataset=dataset,
                 collection=job.collection,
-                embedder=profile,
+                # Never an inline key: only what names the vectors and endpoint.
+                embedder=msgspec.json.encode(profile.plain()).decode(),
                 total=total,
             )
             done = await store.done_batches(conn, job.transform_id)
@@ -145,7 +148,9 @@ class TransformHandler:
             total_chunks=total,
         )
         await self._board.transform(state, "progress")
-        return _Run(job=job, scope=scope, embedder=embedder, done=done, state=state)
+        return _Run(
+            job=job, profile=profile, scope=scope, embedder=embedder, done=done, state=state
+        )
 
     async def _execute(self, run: _Run) -> None:
         lanes = self._settings.embedder_concurrency
@@ -193,7 +198,9 @@ class TransformHandler:
     async def _vectors(
         self, run: _Run, batch: list[store.ChunkRecord]
     ) -> tuple[list[list[float]], int]:
-        identity = f"document:{run.job.embedder.cache_identity}"
+        # The endpoint is part of the cache key: vectors from a job's own endpoint
+        # must never be served to a profile that embeds elsewhere.
+        identity = f"document:{run.profile.endpoint_identity}"
         async with self._pool.acquire() as conn:
             known = await cache.cached_vectors(conn, identity, (c.text_sha256 for c in batch))
         missing = {c.text_sha256: c.text for c in batch if c.text_sha256 not in known}
@@ -295,7 +302,7 @@ class TransformHandler:
 
 def _point(run: _Run, chunk: store.ChunkRecord, vector: list[float]) -> models.PointStruct:
     return models.PointStruct(
-        id=point_id(chunk.item_id, chunk.chunk_index, run.job.embedder.cache_identity),
+        id=point_id(chunk.item_id, chunk.chunk_index, run.profile.cache_identity),
         vector=vector,
         payload={
             "dataset_id": run.scope.dataset_id,

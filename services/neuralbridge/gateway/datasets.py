@@ -9,20 +9,22 @@ a :class:`TransformJob`, and live state is read from the KV buckets the
 dataset-transform worker keeps. Lists and embeddings are NATS requests the
 worker answers (``dataset.query.list``, ``dataset.query.embed``).
 
-Embeddings (``POST /v1/embeddings``): ``model`` must be ``neuralbridge``,
-``local`` or ``all-MiniLM-L6-v2``; each selects the worker's local
-``all-MiniLM-L6-v2`` profile (384 dimensions, ``document`` vectors). Other
-names are 400 naming ``model``. ``usage`` counts whitespace-separated words.
+A transform names its embedder by profile NAME (``embedder``; default
+``local``), never a URL or a credential: the worker resolves the name from the
+operator's configuration. The gateway asks the worker for the configured names
+(``dataset.query.profiles``) to refuse an unknown one with 400; when no worker
+answers, the job is accepted and the worker refuses it (state ``failed``).
+Ids in paths are checked against their format before they touch NATS.
+Embeddings (``POST /v1/embeddings``) live in :mod:`neuralbridge.gateway.embeddings`.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import struct
+import re
 import uuid
 from pathlib import PurePath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from nats.errors import NoRespondersError
@@ -38,7 +40,15 @@ from neuralbridge.core.subjects import (
     UPLOADS_OBJECT_STORE,
     ingest_subject,
 )
-from neuralbridge.embedders import EmbedderProfile
+from neuralbridge.embedders import DEFAULT_PROFILE
+from neuralbridge.gateway.embeddings import (
+    EMBEDDING_MODELS,
+    Embedding,
+    EmbeddingList,
+    EmbeddingsRequest,
+    EmbeddingUsage,
+    embed,
+)
 from neuralbridge.gateway.errors import (
     InvalidRequestError,
     UnknownRequestError,
@@ -46,11 +56,17 @@ from neuralbridge.gateway.errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from neuralbridge.messages.datasets import IngestJob, IngestState, TransformState
+from neuralbridge.messages.datasets import (
+    COLLECTION_PATTERN,
+    ID_PATTERN,
+    IngestJob,
+    IngestState,
+    ProfileName,
+    TransformState,
+)
 
 __all__ = [
     "EMBEDDING_MODELS",
-    "LOCAL_PROFILE",
     "Embedding",
     "EmbeddingList",
     "EmbeddingUsage",
@@ -60,6 +76,7 @@ __all__ = [
     "Upload",
     "check_dataset",
     "check_filename",
+    "check_id",
     "embed",
     "ingest_state",
     "list_datasets",
@@ -69,13 +86,12 @@ __all__ = [
     "upload",
 ]
 
-#: The local default embedder (the worker's ``all-MiniLM-L6-v2``).
-LOCAL_PROFILE = EmbedderProfile(provider="local", model="all-MiniLM-L6-v2")
-#: ``model`` names ``POST /v1/embeddings`` accepts; each means :data:`LOCAL_PROFILE`.
-EMBEDDING_MODELS = frozenset({"neuralbridge", "local", "all-MiniLM-L6-v2"})
-
 _Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 _DatasetName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,200}$")]
+_Collection = Annotated[str, msgspec.Meta(pattern=COLLECTION_PATTERN)]
+_ID = re.compile(ID_PATTERN)
+#: Seconds the gateway waits for the worker's profile names before accepting anyway.
+_PROFILES_TIMEOUT = 2.0
 
 
 class Upload(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,54 +102,24 @@ class Upload(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TransformInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """``POST /api/transforms``: embed a dataset (or one document or chunk) into a collection."""
+    """``POST /api/transforms``: embed a dataset (or one document or chunk) into a collection.
 
-    dataset: _Name
-    collection: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,200}$")]
-    embedder: EmbedderProfile | None = None
+    ``embedder`` is the NAME of a profile the worker configures (default
+    ``local``); endpoints and credentials are never a caller's to choose.
+    """
+
+    dataset: _DatasetName
+    collection: _Collection
+    embedder: ProfileName = DEFAULT_PROFILE
     source_file: _Name | None = None
     chunk_index: Annotated[int, msgspec.Meta(ge=0)] | None = None
-    switch_alias: _Name | None = None
+    switch_alias: _Collection | None = None
 
 
 class TransformAccepted(msgspec.Struct, frozen=True, kw_only=True):
     """The id to poll ``GET /api/transforms/{transform_id}`` with."""
 
     transform_id: str
-
-
-class EmbeddingsRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """OpenAI's embeddings request (``user`` is accepted and ignored)."""
-
-    input: str | list[str]
-    model: _Name
-    dimensions: Annotated[int, msgspec.Meta(gt=0)] | None = None
-    encoding_format: Literal["float", "base64"] = "float"
-    user: str | None = None
-
-
-class Embedding(msgspec.Struct, frozen=True, kw_only=True):
-    """One input's vector (a list of floats, or base64 of little-endian float32)."""
-
-    index: int
-    embedding: list[float] | str
-    object: Literal["embedding"] = "embedding"
-
-
-class EmbeddingUsage(msgspec.Struct, frozen=True, kw_only=True):
-    """Whitespace-separated words, not tokenizer tokens."""
-
-    prompt_tokens: int
-    total_tokens: int
-
-
-class EmbeddingList(msgspec.Struct, frozen=True, kw_only=True):
-    """OpenAI's embeddings response."""
-
-    data: list[Embedding]
-    model: str
-    usage: EmbeddingUsage
-    object: Literal["list"] = "list"
 
 
 def check_dataset(dataset: str) -> str:
@@ -146,9 +132,22 @@ def check_dataset(dataset: str) -> str:
         ) from None
 
 
+def check_id(value: str, param: str) -> str:
+    """``value`` if it is a UUID as the services write them, else 400 naming ``param``."""
+    if not _ID.fullmatch(value):
+        raise InvalidRequestError(
+            f"{param} must be a UUID (36 characters: lowercase hex digits and '-')", param=param
+        )
+    return value
+
+
 def check_filename(filename: str | None) -> str:
-    """The file's base name; 400 naming the file when its type is not supported."""
+    """The file's base name; 400 naming the file when its name or type is not supported."""
     name = PurePath(filename or "").name
+    if len(name) > 200 or not name.isprintable():
+        raise InvalidRequestError(
+            "a file name must be at most 200 printable characters", param="files"
+        )
     suffix = PurePath(name).suffix.lower()
     if suffix not in SUPPORTED:
         kinds = ", ".join(sorted(SUPPORTED))
@@ -215,24 +214,43 @@ async def _state(bus: Bus, bucket: str, key: str, kind: type[Any], what: str) ->
 
 
 async def ingest_state(bus: Bus, upload_id: str) -> IngestState:
-    """An upload's state from KV ``dataset_uploads`` (404 naming ``upload_id``)."""
-    state: IngestState = await _state(bus, UPLOADS_KV, upload_id, IngestState, "upload_id")
+    """An upload's state from KV ``dataset_uploads`` (400/404 naming ``upload_id``)."""
+    key = check_id(upload_id, "upload_id")
+    state: IngestState = await _state(bus, UPLOADS_KV, key, IngestState, "upload_id")
     return state
 
 
 async def transform_state(bus: Bus, transform_id: str) -> TransformState:
-    """A transform's state from KV ``dataset_transforms`` (404 naming ``transform_id``)."""
-    state: TransformState = await _state(
-        bus, TRANSFORMS_KV, transform_id, TransformState, "transform_id"
-    )
+    """A transform's state from KV ``dataset_transforms`` (400/404 naming ``transform_id``)."""
+    key = check_id(transform_id, "transform_id")
+    state: TransformState = await _state(bus, TRANSFORMS_KV, key, TransformState, "transform_id")
     return state
 
 
+async def _profile_names(bus: Bus) -> list[str] | None:
+    """The worker's configured profile names; ``None`` when no worker answers in time."""
+    subject = f"{DATASET_QUERY_SUBJECT}.profiles"
+    try:
+        reply = await bus.nc.request(subject, b"{}", timeout=_PROFILES_TIMEOUT)
+        names = json.loads(reply.data)["profiles"]
+    except (NoRespondersError, NatsTimeoutError, ValueError, KeyError, TypeError):
+        return None
+    return [str(n) for n in names] if isinstance(names, list) else None
+
+
 async def start_transform(bus: Bus, data: TransformInput) -> TransformAccepted:
-    """Publish the TransformJob (the local default embedder unless one is given)."""
+    """Publish the TransformJob naming its embedder profile (400 for what cannot run)."""
+    if data.chunk_index is not None and not data.source_file:
+        raise InvalidRequestError("chunk_index needs source_file", param="chunk_index")
+    names = await _profile_names(bus)
+    if names is not None and data.embedder not in names:
+        raise InvalidRequestError(
+            f"unknown embedder profile {data.embedder!r}; configured: {', '.join(names)}",
+            code="unknown_embedder_profile", param="embedder",
+        )  # fmt: skip
     transform_id = await transforms_create(
         bus, dataset=data.dataset, collection=data.collection,
-        profile=data.embedder or LOCAL_PROFILE, source_file=data.source_file,
+        embedder=data.embedder, source_file=data.source_file,
         chunk_index=data.chunk_index, switch_alias=data.switch_alias,
     )  # fmt: skip
     return TransformAccepted(transform_id=transform_id)
@@ -255,35 +273,3 @@ async def list_datasets(bus: Bus) -> list[dict[str, Any]]:
     """The worker's ``dataset.query.list`` reply: ``[{name, items, chunks, ...}]``."""
     rows: list[dict[str, Any]] = await _request(bus, f"{DATASET_QUERY_SUBJECT}.list", {}, 10)
     return rows
-
-
-async def embed(bus: Bus, data: EmbeddingsRequest, *, timeout: float) -> EmbeddingList:
-    """Embed ``input`` with the worker's local model, in OpenAI's format."""
-    if data.model not in EMBEDDING_MODELS:
-        raise InvalidRequestError(
-            f"unknown embedding model {data.model!r}; available: {sorted(EMBEDDING_MODELS)}",
-            code="model_not_found", param="model",
-        )  # fmt: skip
-    if data.dimensions not in (None, 384):
-        raise InvalidRequestError(f"{data.model} produces 384 dimensions only", param="dimensions")
-    texts = [data.input] if isinstance(data.input, str) else list(data.input)
-    if not texts or any(not t for t in texts):
-        raise InvalidRequestError("input must be a non-empty string or list of them", param="input")
-    body = {"texts": texts, "profile": msgspec.to_builtins(LOCAL_PROFILE)}
-    answer = await _request(bus, f"{DATASET_QUERY_SUBJECT}.embed", body, timeout)
-    vectors: list[list[float]] = answer["vectors"]
-    words = sum(len(t.split()) for t in texts)
-    return EmbeddingList(
-        data=[
-            Embedding(index=i, embedding=_encode(v, data.encoding_format))
-            for i, v in enumerate(vectors)
-        ],
-        model=data.model,
-        usage=EmbeddingUsage(prompt_tokens=words, total_tokens=words),
-    )
-
-
-def _encode(vector: list[float], encoding: str) -> list[float] | str:
-    if encoding == "float":
-        return vector
-    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()

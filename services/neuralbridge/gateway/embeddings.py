@@ -1,0 +1,186 @@
+"""``POST /v1/embeddings`` over the bus: OpenAI's request and response, in slices that fit NATS.
+
+``model`` must be ``neuralbridge``, ``local`` or ``all-MiniLM-L6-v2``; each
+selects the worker's ``local`` profile (384 dimensions, ``document`` vectors).
+Other names are 400 naming ``model``. ``input`` holds 1 to 2,048 non-empty
+strings of at most 8,192 (estimated) tokens each, like OpenAI's; anything else
+is 400 naming ``input``, before the worker is asked. ``usage`` counts
+whitespace-separated words.
+
+A NATS message holds at most the server's ``max_payload`` bytes (1 MiB by
+default), and 2,048 vectors as JSON floats are ~15 MB. So the gateway asks the
+worker (``dataset.query.embed``) in slices sized so each request and each
+reply fits, with the vectors as base64 of little-endian float32 (2 KiB per
+384-dimensional vector), all slices at once, and joins the replies in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import struct
+from typing import Annotated, Any, Literal
+
+import msgspec
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+
+from neuralbridge.core.bus import Bus
+from neuralbridge.core.subjects import DATASET_QUERY_SUBJECT
+from neuralbridge.embedders.batching import estimate_tokens
+from neuralbridge.gateway.errors import (
+    InvalidRequestError,
+    UpstreamFailedError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+
+__all__ = [
+    "EMBEDDING_MODELS",
+    "MAX_INPUTS",
+    "MAX_INPUT_TOKENS",
+    "Embedding",
+    "EmbeddingList",
+    "EmbeddingUsage",
+    "EmbeddingsRequest",
+    "embed",
+    "plan_slices",
+]
+
+#: ``model`` names ``POST /v1/embeddings`` accepts; each means the worker's ``local`` profile.
+EMBEDDING_MODELS = frozenset({"neuralbridge", "local", "all-MiniLM-L6-v2"})
+#: Inputs one request may carry (OpenAI's documented limit).
+MAX_INPUTS = 2048
+#: Estimated tokens one input may hold (OpenAI's per-input limit).
+MAX_INPUT_TOKENS = 8192
+#: The local model's vector size.
+DIMENSIONS = 384
+#: Bytes kept free in every NATS message for the JSON around the payload.
+_ENVELOPE = 1024
+
+
+class EmbeddingsRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """OpenAI's embeddings request (``user`` is accepted and ignored)."""
+
+    input: str | list[str]
+    model: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    dimensions: Annotated[int, msgspec.Meta(gt=0)] | None = None
+    encoding_format: Literal["float", "base64"] = "float"
+    user: str | None = None
+
+
+class Embedding(msgspec.Struct, frozen=True, kw_only=True):
+    """One input's vector (a list of floats, or base64 of little-endian float32)."""
+
+    index: int
+    embedding: list[float] | str
+    object: Literal["embedding"] = "embedding"
+
+
+class EmbeddingUsage(msgspec.Struct, frozen=True, kw_only=True):
+    """Whitespace-separated words, not tokenizer tokens."""
+
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingList(msgspec.Struct, frozen=True, kw_only=True):
+    """OpenAI's embeddings response."""
+
+    data: list[Embedding]
+    model: str
+    usage: EmbeddingUsage
+    object: Literal["list"] = "list"
+
+
+def plan_slices(texts: list[str], *, max_payload: int, dimensions: int) -> list[list[str]]:
+    """Split ``texts`` in order so each slice's request and reply fit ``max_payload``.
+
+    A reply carries one base64 vector (plus quotes and a comma) per text; a
+    request carries the texts as JSON strings.
+    """
+    room = max(max_payload - _ENVELOPE, 1)
+    per_reply = max(room // (4 * -(-dimensions * 4 // 3) + 3), 1)
+    slices: list[list[str]] = []
+    current: list[str] = []
+    size = 0
+    for text in texts:
+        cost = len(json.dumps(text)) + 2
+        if current and (len(current) >= per_reply or size + cost > room):
+            slices.append(current)
+            current, size = [], 0
+        current.append(text)
+        size += cost
+    if current:
+        slices.append(current)
+    return slices
+
+
+def _texts(data: EmbeddingsRequest, max_payload: int) -> list[str]:
+    """The inputs, or 400 naming ``input`` (count, emptiness, per-input size)."""
+    texts = [data.input] if isinstance(data.input, str) else list(data.input)
+    if not texts or len(texts) > MAX_INPUTS:
+        raise InvalidRequestError(
+            f"input must hold 1 to {MAX_INPUTS} strings (got {len(texts)})", param="input"
+        )
+    for index, text in enumerate(texts):
+        if not text:
+            raise InvalidRequestError(f"input[{index}] is empty", param="input")
+        too_big = len(json.dumps(text)) + 2 > max_payload - _ENVELOPE
+        if too_big or estimate_tokens(text) > MAX_INPUT_TOKENS:
+            raise InvalidRequestError(
+                f"input[{index}] is longer than the model's limit of {MAX_INPUT_TOKENS} tokens",
+                param="input",
+            )
+    return texts
+
+
+async def _ask(bus: Bus, texts: list[str], timeout: float) -> list[str]:
+    body = json.dumps({"texts": texts, "profile": "local", "encoding": "base64"}).encode()
+    subject = f"{DATASET_QUERY_SUBJECT}.embed"
+    try:
+        reply = await bus.nc.request(subject, body, timeout=timeout)
+    except NoRespondersError:
+        raise UpstreamUnavailableError("no dataset-transform worker is answering") from None
+    except NatsTimeoutError:
+        raise UpstreamTimeoutError("the dataset-transform worker did not answer in time") from None
+    answer: dict[str, Any] = json.loads(reply.data)
+    if "error" in answer:
+        raise UpstreamFailedError(str(answer["error"]), code=answer.get("code"))
+    vectors: list[str] = answer["vectors"]
+    if len(vectors) != len(texts):
+        raise UpstreamFailedError(f"the worker sent {len(vectors)} vectors for {len(texts)} texts")
+    return vectors
+
+
+async def embed(bus: Bus, data: EmbeddingsRequest, *, timeout: float) -> EmbeddingList:
+    """Embed ``input`` with the worker's local model, in OpenAI's format."""
+    if data.model not in EMBEDDING_MODELS:
+        raise InvalidRequestError(
+            f"unknown embedding model {data.model!r}; available: {sorted(EMBEDDING_MODELS)}",
+            code="model_not_found", param="model",
+        )  # fmt: skip
+    if data.dimensions not in (None, DIMENSIONS):
+        raise InvalidRequestError(
+            f"{data.model} produces {DIMENSIONS} dimensions only", param="dimensions"
+        )
+    limit = bus.nc.max_payload
+    texts = _texts(data, limit)
+    slices = plan_slices(texts, max_payload=limit, dimensions=DIMENSIONS)
+    replies = await asyncio.gather(*(_ask(bus, part, timeout) for part in slices))
+    encoded = [vector for reply in replies for vector in reply]
+    words = sum(len(t.split()) for t in texts)
+    return EmbeddingList(
+        data=[
+            Embedding(index=i, embedding=_decoded(v) if data.encoding_format == "float" else v)
+            for i, v in enumerate(encoded)
+        ],
+        model=data.model,
+        usage=EmbeddingUsage(prompt_tokens=words, total_tokens=words),
+    )
+
+
+def _decoded(vector: str) -> list[float]:
+    raw = base64.b64decode(vector)
+    return list(struct.unpack(f"<{len(raw) // 4}f", raw))
