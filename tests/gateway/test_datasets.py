@@ -8,6 +8,8 @@ and database; the worker's Qdrant is a local-mode directory of its own.
 from __future__ import annotations
 
 import asyncio
+import base64
+import struct
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -138,3 +140,77 @@ async def test_openai_sdk_embeddings(served: Callable[..., Any]) -> None:
     assert result.usage.prompt_tokens == 5
     assert len(single.data[0].embedding) == 384
     assert refused.value.param == "model"
+
+
+async def test_transform_names_profile_and_refuses_endpoints(served: Callable[..., Any]) -> None:
+    """``embedder`` is a profile name; URLs, credentials and unknown names are 400s."""
+    bodies = {
+        "object": {"embedder": {"provider": "openai", "model": "m",
+                                "base_url": "http://127.0.0.1:9/v1", "credential": "HOME"}},
+        "base_url": {"base_url": "http://127.0.0.1:9/v1"},
+        "credential": {"credential": "OPENAI_API_KEY"},
+        "unknown": {"embedder": "attacker"},
+    }  # fmt: skip
+    base = {"dataset": "acme", "collection": "acme_minilm"}
+    async with served() as url, httpx.AsyncClient(timeout=30) as http:
+        named = await http.post(f"{url}/api/transforms", json={**base, "embedder": "local"})
+        refused = {
+            k: await http.post(f"{url}/api/transforms", json={**base, **v})
+            for k, v in bodies.items()
+        }
+    assert named.status_code == 202, named.text
+    assert all(r.status_code == 400 for r in refused.values()), {
+        k: r.text for k, r in refused.items()
+    }
+    assert refused["object"].json()["error"]["param"] == "embedder"
+    unknown = refused["unknown"].json()["error"]
+    assert unknown["param"] == "embedder"
+    assert "local" in unknown["message"]
+    assert "openai" in unknown["message"]
+
+
+async def test_transform_chunk_without_document_is_400(served: Callable[..., Any]) -> None:
+    """A job the worker could only refuse is refused at once, naming the field."""
+    body = {"dataset": "acme", "collection": "c", "chunk_index": 2}
+    async with served() as url, httpx.AsyncClient() as http:
+        resp = await http.post(f"{url}/api/transforms", json=body)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["param"] == "chunk_index"
+
+
+async def test_long_ids_are_400_and_gateway_stays_ready(served: Callable[..., Any]) -> None:
+    """4,100-character ids never reach NATS: 400 naming the id, then business as usual."""
+    long_id = "a" * 4100
+    async with served() as url, httpx.AsyncClient() as http:
+        upload = await http.get(f"{url}/api/uploads/{long_id}")
+        transform = await http.get(f"{url}/api/transforms/{long_id}")
+        ready = await http.get(f"{url}/readyz")
+        after = await http.get(f"{url}/api/uploads/00000000-0000-0000-0000-000000000000")
+    assert (upload.status_code, upload.json()["error"]["param"]) == (400, "upload_id")
+    assert (transform.status_code, transform.json()["error"]["param"]) == (400, "transform_id")
+    assert ready.status_code == 200, ready.text
+    assert after.status_code == 404
+
+
+async def test_embeddings_serve_2048_inputs_and_refuse_2049(served: Callable[..., Any]) -> None:
+    """The documented limit is answered in order (floats and base64); one more is 400."""
+    texts = [f"input number {i}" for i in range(2048)]
+    async with served() as url, httpx.AsyncClient(timeout=120) as http:
+        full = await http.post(
+            f"{url}/v1/embeddings", json={"model": "neuralbridge", "input": texts}
+        )
+        packed = await http.post(
+            f"{url}/v1/embeddings",
+            json={"model": "neuralbridge", "input": texts[:3], "encoding_format": "base64"},
+        )
+        over = await http.post(
+            f"{url}/v1/embeddings", json={"model": "neuralbridge", "input": [*texts, "x"]}
+        )
+    assert full.status_code == 200, full.text[:500]
+    data = full.json()["data"]
+    assert [d["index"] for d in data] == list(range(2048))
+    assert all(len(d["embedding"]) == 384 for d in data)
+    first = base64.b64decode(packed.json()["data"][0]["embedding"])
+    # Another batch composition moves the last float32 digits only.
+    assert struct.unpack("<384f", first) == pytest.approx(data[0]["embedding"], abs=1e-5)
+    assert (over.status_code, over.json()["error"]["param"]) == (400, "input")
