@@ -1,34 +1,91 @@
 """The NATS connection every service shares: connect, publish, reconnect events.
 
-:meth:`Bus.connect` retries the first connection (a service may start before
-its NATS server) and then reconnects forever with a short wait. Publishing goes
-through JetStream and waits for the PubAck; ``msg_id`` becomes ``Nats-Msg-Id``
-so that a repeated publish inside the stream's duplicate window is one message.
-The current trace context is injected into the headers of every publish.
+:meth:`Bus.connect` retries the first connection for a bounded time (a service
+may start before its NATS server; refused credentials end it at once) and then
+reconnects forever with a short wait. A server ``-ERR`` that nats-py would end
+the connection for (``maximum control line exceeded``) reconnects instead; a
+client that still ends up closed (say, its credentials were revoked) is replaced
+by a new one, with backoff, until :meth:`Bus.close`.
+
+After a replacement ``bus.nc`` is the new client and ``bus.js`` (the same
+context, so KV and object-store handles made from it keep working) talks through
+it. Core subscriptions made with :meth:`Bus.subscribe` are made again on the new
+client; anything else subscribed on ``bus.nc`` re-subscribes in a listener
+registered with :meth:`Bus.on_reconnect`, which is called after every
+reconnection and every replacement.
+
+Publishing goes through JetStream and waits for the PubAck; ``msg_id`` becomes
+``Nats-Msg-Id`` so that a repeated publish inside the stream's duplicate window
+is one message. The current trace context is injected into every publish.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-import nats
 import structlog
 from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from opentelemetry import trace
 
-from neuralbridge.core.errors import ConfigError
+from neuralbridge.core.natsconn import (
+    CONNECT_ERRORS,
+    first_connection,
+    is_auth_failure,
+    open_client,
+    stopped_within,
+)
 from neuralbridge.core.observability.tracing import inject_headers, tracer, tracing_active
 from neuralbridge.core.schemas import Message, encode
-from neuralbridge.core.settings import redact_url
+from neuralbridge.core.settings import NatsAuth, nats_servers, redact_url
 
-__all__ = ["Bus", "ReconnectListener"]
+__all__ = ["Bus", "BusSubscription", "MessageHandler", "ReconnectListener"]
 
 log = structlog.get_logger()
 
 ReconnectListener = Callable[[], Awaitable[None]]
+MessageHandler = Callable[[Msg], Awaitable[None]]
+
+
+class BusSubscription:
+    """A core NATS subscription that :class:`Bus` makes again on a new client.
+
+    Made by :meth:`Bus.subscribe`; stop it with :meth:`unsubscribe` or :meth:`drain`.
+    """
+
+    def __init__(self, bus: Bus, subject: str, queue: str, cb: MessageHandler) -> None:
+        self.subject = subject
+        self.queue = queue
+        self._bus = bus
+        self._cb = cb
+        self._sub: Subscription | None = None
+
+    async def _open(self) -> None:
+        self._sub = await self._bus.nc.subscribe(self.subject, queue=self.queue, cb=self._cb)
+
+    async def unsubscribe(self) -> None:
+        """Stop receiving at once."""
+        await self._stop(drain=False)
+
+    async def drain(self) -> None:
+        """Stop receiving after the messages already delivered are handled."""
+        await self._stop(drain=True)
+
+    async def _stop(self, *, drain: bool) -> None:
+        self._bus._forget(self)
+        sub, self._sub = self._sub, None
+        if sub is None or self._bus.nc.is_closed:
+            return
+        if drain:
+            await sub.drain()  # type: ignore[no-untyped-call]
+        else:
+            await sub.unsubscribe()
 
 
 class Bus:
@@ -41,59 +98,75 @@ class Bus:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream(timeout=timeout)
         self._listeners: list[ReconnectListener] = []
+        self._subscriptions: list[BusSubscription] = []
         self._closing = False
+        self._reopen: Callable[[], Awaitable[Client]] | None = None
+        self._renewal: asyncio.Task[None] | None = None
 
     @classmethod
     async def connect(
-        cls, url: str, *, name: str, connect_within: float = 30.0, timeout: float = 5.0
+        cls,
+        url: str,
+        *,
+        name: str,
+        connect_within: float = 30.0,
+        timeout: float = 5.0,
+        auth: NatsAuth | None = None,
+        stop: asyncio.Event | None = None,
     ) -> Bus:
-        """Connect to ``url``, retrying for up to ``connect_within`` seconds.
+        """Connect to ``url`` (one server or several, comma-separated).
+
+        Args:
+            url: ``NATS_URL``.
+            name: The client name the server shows.
+            connect_within: Seconds to keep retrying the first connection.
+            timeout: Default seconds of a JetStream API call.
+            auth: Credentials (``NATS_USER``/``NATS_PASSWORD``, ``NATS_TOKEN``
+                or ``NATS_CREDS_FILE``); none by default.
+            stop: When set (SIGTERM), the first-connection retries end at once.
 
         Raises:
-            ConfigError: no server answered at ``url`` in time.
+            ConfigError: ``url`` is malformed, the credentials were refused, or
+                no server answered within ``connect_within`` seconds.
+            ConnectionAbortedError: ``stop`` was set before a server answered.
         """
-        bus: Bus | None = None
+        credentials = auth or NatsAuth()
+        servers = nats_servers(url)
+        shown = redact_url(url)
+        owner: list[Bus] = []
 
-        async def reconnected() -> None:
-            log.info("nats_reconnected", url=redact_url(url))
-            if bus is not None:
-                await bus._notify_reconnected()
+        async def attempt() -> Client:
+            return await open_client(
+                servers, name=name, auth=credentials, events=lambda nc: _events(owner, nc, shown)
+            )
 
-        async def disconnected() -> None:
-            if bus is None or not bus._closing:
-                log.warning("nats_disconnected", url=redact_url(url))
-
-        async def error(exc: Exception) -> None:
-            log.warning("nats_error", error=str(exc), error_type=type(exc).__name__)
-
-        deadline = asyncio.get_running_loop().time() + connect_within
-        wait = 0.2
-        while True:
-            try:
-                nc = await nats.connect(
-                    url,
-                    name=name,
-                    connect_timeout=2,
-                    reconnect_time_wait=1,
-                    max_reconnect_attempts=-1,
-                    ping_interval=10,
-                    max_outstanding_pings=3,
-                    reconnected_cb=reconnected,
-                    disconnected_cb=disconnected,
-                    error_cb=error,
-                )
-                break
-            except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
-                if asyncio.get_running_loop().time() + wait > deadline:
-                    raise ConfigError(
-                        f"NATS_URL={redact_url(url)!r}: no NATS server answered within "
-                        f"{connect_within:.0f}s ({type(exc).__name__})"
-                    ) from None
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, 2.0)
+        nc = await first_connection(
+            attempt, shown_url=shown, auth=credentials, within=connect_within, stop=stop
+        )
         bus = cls(nc, timeout=timeout)
-        log.info("nats_connected", url=redact_url(url), name=name)
+        bus._reopen = attempt
+        owner.append(bus)
+        log.info("nats_connected", url=shown, name=name)
         return bus
+
+    async def subscribe(
+        self, subject: str, *, cb: MessageHandler, queue: str = ""
+    ) -> BusSubscription:
+        """Subscribe ``cb`` to ``subject``; it survives the client being replaced.
+
+        Args:
+            subject: Core NATS subject (wildcards allowed).
+            cb: Called with every message.
+            queue: Queue group name; empty for none.
+        """
+        subscription = BusSubscription(self, subject, queue, cb)
+        await subscription._open()
+        self._subscriptions.append(subscription)
+        return subscription
+
+    def _forget(self, subscription: BusSubscription) -> None:
+        if subscription in self._subscriptions:
+            self._subscriptions.remove(subscription)
 
     def on_reconnect(self, listener: ReconnectListener) -> None:
         """Call ``listener`` after every reconnection (pull loops re-arm on it)."""
@@ -158,8 +231,91 @@ class Bus:
     async def close(self) -> None:
         """Close the connection (pending publishes are flushed first)."""
         self._closing = True
+        renewal, self._renewal = self._renewal, None
+        if renewal is not None:
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
         if not self.nc.is_closed:
             await self.nc.close()
+
+    def _client_closed(self, nc: Client) -> None:
+        """``nc`` closed: unless we are closing, replace it with a new client."""
+        if self._closing or nc is not self.nc or self._reopen is None:
+            return
+        if self._renewal is not None and not self._renewal.done():
+            return
+        log.warning("nats_connection_closed_renewing")
+        self._renewal = asyncio.create_task(self._renew(self._reopen), name="nats-renew")
+
+    async def _renew(self, reopen: Callable[[], Awaitable[Client]]) -> None:
+        wait = 0.2
+        while not self._closing:
+            try:
+                nc = await reopen()
+            except CONNECT_ERRORS as exc:
+                log.warning(
+                    "nats_renew_failed",
+                    error_type=type(exc).__name__,
+                    credentials_refused=is_auth_failure(exc),
+                    retry_in=wait,
+                )
+                await stopped_within(None, wait)
+                wait = min(wait * 2, 5.0)
+                continue
+            if self._closing:
+                await nc.close()
+                return
+            await self._adopt(nc)
+            return
+
+    async def _adopt(self, nc: Client) -> None:
+        """Make ``nc`` the bus's client: JetStream, subscriptions, listeners follow."""
+        self.nc = nc
+        # Handles made from ``self.js`` (KV buckets, object stores) keep this
+        # context: point it at the new client rather than making a new one.
+        self.js._nc = nc
+        self.js._async_reply_prefix = None
+        for subscription in list(self._subscriptions):
+            try:
+                await subscription._open()
+            except Exception:
+                log.exception("resubscribe_failed", subject=subscription.subject)
+        log.info("nats_connection_renewed", subscriptions=len(self._subscriptions))
+        await self._notify_reconnected()
+
+
+def _events(owner: list[Bus], nc: Client, shown_url: str) -> dict[str, Any]:
+    """The callbacks of one client; they act only while it is the bus's client."""
+
+    def current() -> Bus | None:
+        return owner[0] if owner and owner[0].nc is nc else None
+
+    async def reconnected() -> None:
+        log.info("nats_reconnected", url=shown_url)
+        bus = current()
+        if bus is not None:
+            await bus._notify_reconnected()
+
+    async def disconnected() -> None:
+        bus = current()
+        if bus is None or not bus._closing:
+            log.warning("nats_disconnected", url=shown_url)
+
+    async def closed() -> None:
+        bus = current()
+        if bus is not None:
+            bus._client_closed(nc)
+
+    async def error(exc: Exception) -> None:
+        log.warning("nats_error", error=str(exc)[:200], error_type=type(exc).__name__)
+
+    return {
+        "reconnected_cb": reconnected,
+        "disconnected_cb": disconnected,
+        "closed_cb": closed,
+        "error_cb": error,
+    }
 
 
 def _headers(extra: dict[str, str] | None, msg_id: str | None) -> dict[str, str]:

@@ -28,11 +28,14 @@ __all__ = [
     "CommonSettings",
     "LogFormat",
     "LogLevel",
+    "NatsAuth",
     "Port",
     "PositiveFloat",
     "Secret",
     "load_env",
     "load_settings",
+    "nats_auth",
+    "nats_servers",
     "redact_url",
 ]
 
@@ -77,9 +80,18 @@ class Secret:
 
 
 class CommonSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
-    """Settings every service reads. Unset server URLs select the embedded default."""
+    """Settings every service reads. Unset server URLs select the embedded default.
+
+    ``NATS_URL`` may list several servers separated by commas. NATS credentials
+    are one of ``NATS_USER`` + ``NATS_PASSWORD``, ``NATS_TOKEN`` or
+    ``NATS_CREDS_FILE`` (checked by :func:`load_settings`).
+    """
 
     nats_url: str | None = None
+    nats_user: str | None = None
+    nats_password: Secret | None = None
+    nats_token: Secret | None = None
+    nats_creds_file: str | None = None
     database_url: Secret | None = None
     qdrant_url: str | None = None
     qdrant_api_key: Secret | None = None
@@ -93,6 +105,78 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     bind_host: str = "0.0.0.0"  # noqa: S104 - services listen on all interfaces in containers
     metrics_port: Port = 9090
     shutdown_grace_seconds: PositiveFloat = 30.0
+
+
+class NatsAuth(msgspec.Struct, frozen=True, kw_only=True):
+    """How to authenticate to NATS: at most one of user/password, token, creds file."""
+
+    user: str | None = None
+    password: Secret | None = None
+    token: Secret | None = None
+    creds_file: str | None = None
+
+    def connect_options(self) -> dict[str, Any]:
+        """The keyword arguments of ``nats.connect`` for these credentials."""
+        options: dict[str, Any] = {}
+        if self.user is not None and self.password is not None:
+            options |= {"user": self.user, "password": self.password.reveal()}
+        if self.token is not None:
+            options["token"] = self.token.reveal()
+        if self.creds_file is not None:
+            options["user_credentials"] = self.creds_file
+        return options
+
+    def describe(self) -> str:
+        """Which variables carry the credentials (for messages; never the values)."""
+        if self.creds_file is not None:
+            return "NATS_CREDS_FILE"
+        if self.token is not None:
+            return "NATS_TOKEN"
+        if self.user is not None:
+            return "NATS_USER/NATS_PASSWORD"
+        return "none: set NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS_FILE"
+
+
+def nats_auth(settings: CommonSettings) -> NatsAuth:
+    """The NATS credentials of ``settings``.
+
+    Raises:
+        ConfigError: one line naming the variable of a bad combination.
+    """
+    user, password = settings.nats_user, settings.nats_password
+    token, creds = settings.nats_token, settings.nats_creds_file
+    if user is not None and password is None:
+        raise ConfigError("configuration error: NATS_USER is set but NATS_PASSWORD is not")
+    if password is not None and user is None:
+        raise ConfigError("configuration error: NATS_PASSWORD is set but NATS_USER is not")
+    if token is not None and user is not None:
+        raise ConfigError("configuration error: NATS_TOKEN cannot be combined with NATS_USER")
+    if creds is not None and (token is not None or user is not None):
+        raise ConfigError(
+            "configuration error: NATS_CREDS_FILE cannot be combined with NATS_USER or NATS_TOKEN"
+        )
+    if creds is not None and not Path(creds).is_file():
+        raise ConfigError(f"configuration error: NATS_CREDS_FILE={creds!r} is not a file")
+    return NatsAuth(user=user, password=password, token=token, creds_file=creds)
+
+
+def nats_servers(url: str) -> list[str]:
+    """``NATS_URL`` split into its servers (comma-separated).
+
+    Raises:
+        ConfigError: an empty list, or a server that is not a ``nats://``,
+            ``tls://``, ``ws://`` or ``wss://`` URL.
+    """
+    servers = [part.strip() for part in url.split(",") if part.strip()]
+    if not servers:
+        raise ConfigError("configuration error: NATS_URL lists no server")
+    for server in servers:
+        if not re.match(r"^(nats|tls|ws|wss)://[^\s/]+/?$", server):
+            raise ConfigError(
+                f"configuration error: NATS_URL is invalid: {redact_url(server)!r} is not "
+                "a nats://host:port URL (separate several servers with commas)"
+            )
+    return servers
 
 
 _SECRET_VALUE = re.compile(r"(?i)(key|token|secret|password)")
@@ -133,9 +217,14 @@ def load_settings(cls: type[S], env: Mapping[str, str] | None = None) -> S:
         given[field.encode_name] = value
         raw[field.encode_name] = _split_if_sequence(hints[field.name], value)
     try:
-        return msgspec.convert(raw, cls, strict=False, dec_hook=_decode_custom)
+        settings = msgspec.convert(raw, cls, strict=False, dec_hook=_decode_custom)
     except msgspec.ValidationError as exc:
         raise ConfigError(_explain(str(exc), given)) from None
+    if isinstance(settings, CommonSettings):
+        nats_auth(settings)
+        if settings.nats_url:
+            nats_servers(settings.nats_url)
+    return settings
 
 
 def redact_url(url: str) -> str:

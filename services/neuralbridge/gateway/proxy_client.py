@@ -30,9 +30,8 @@ import msgspec
 import nats.errors
 import structlog
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
-from neuralbridge.core.bus import Bus
+from neuralbridge.core.bus import Bus, BusSubscription
 from neuralbridge.core.errors import PayloadError
 from neuralbridge.core.schemas import decode
 from neuralbridge.core.subjects import proxy_request_subject
@@ -168,7 +167,7 @@ class ProxyClient:
         self._timeout = timeout
         self._access = access
         self._prefix = bus.nc.new_inbox()
-        self._sub: Subscription | None = None
+        self._sub: BusSubscription | None = None
         self._subscribing = asyncio.Lock()
         self._waiting: dict[str, asyncio.Queue[bytes]] = {}
         self._numbers = itertools.count()
@@ -212,7 +211,7 @@ class ProxyClient:
     async def _subscribe(self) -> None:
         async with self._subscribing:
             if self._sub is None:
-                self._sub = await self._bus.nc.subscribe(f"{self._prefix}.*", cb=self._route)
+                self._sub = await self._bus.subscribe(f"{self._prefix}.*", cb=self._route)
 
     async def _route(self, msg: Msg) -> None:
         inbox = self._waiting.get(msg.subject.rpartition(".")[2])
