@@ -13,12 +13,14 @@ on every request::
     prompt = redact(clean.text).text                       # "[EMAIL]", "[CPF]"...
     verdict = check_output(answer, sources=passages)       # empty, refusal, grounding, PII
 
-:func:`find_pii` finds emails, phone numbers (Brazilian, North American,
-E.164), payment cards (Luhn + issuer range), IBANs (country length + mod 97),
-CPFs and CNPJs (check digits), US SSNs, IPv4/IPv6 addresses and secrets (API
-keys, tokens, JWTs, private keys). Findings carry the sensitive text: log
-their ``kind`` and offsets, never their ``text``. Each submodule's docstring
-documents its rules and, for injection and grounding, the scoring formula.
+:func:`find_pii` finds emails (also spelled ``name (at) domain (dot) com``),
+phone numbers (Brazilian, Portuguese, North American, E.164), payment cards
+(Luhn + issuer range) and their security codes, IBANs (country length + mod
+97), CPFs and CNPJs (check digits), US SSNs, Portuguese NIFs (check digit),
+IPv4/IPv6 addresses and secrets (API keys, tokens, JWTs, private keys).
+Findings carry the sensitive text: log their ``kind`` and offsets, never their
+``text``. Each submodule's docstring documents its rules and, for injection
+and grounding, the scoring formula.
 """
 
 from neuralbridge.guardrails.errors import GuardrailError, InputRejected

@@ -17,6 +17,7 @@ __all__ = [
     "ean13_valid",
     "iban_valid",
     "luhn_valid",
+    "nif_valid",
     "ssn_valid",
 ]
 
@@ -169,6 +170,32 @@ def cnpj_valid(digits: str) -> bool:
     first = _check_digit(digits[:12], _CNPJ_WEIGHTS[0])
     second = _check_digit(digits[:13], _CNPJ_WEIGHTS[1])
     return digits[12:] == f"{first}{second}"
+
+
+#: First digits (or two-digit prefixes) of Portuguese tax numbers in use:
+#: people 1-3 and 45, companies 5, public bodies 6, sole traders 8, and the
+#: 7x/9x series for estates, funds, condominiums and non-residents.
+_NIF_PREFIXES: Final = frozenset("12356789")
+_NIF_PREFIXES_TWO: Final = frozenset({"45"})
+
+
+def nif_valid(digits: str) -> bool:
+    """Whether ``digits`` is a Portuguese NIF/NIPC with a correct check digit.
+
+    Args:
+        digits: Exactly 9 decimal digits, no punctuation.
+
+    Returns:
+        ``True`` when the number starts as issued numbers do and its last
+        digit is the mod-11 check digit of the first eight (weights 9 to 2,
+        a remainder below 2 giving 0).
+    """
+    if len(digits) != 9 or not digits.isascii() or not digits.isdigit():
+        return False
+    if digits[0] not in _NIF_PREFIXES and digits[:2] not in _NIF_PREFIXES_TWO:
+        return False
+    remainder = sum(int(d) * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True)) % 11
+    return int(digits[8]) == (0 if remainder < 2 else 11 - remainder)
 
 
 def ssn_valid(area: str, group: str, serial: str) -> bool:

@@ -1,12 +1,15 @@
 """Payment card numbers and IBANs.
 
-A card number is 13 to 19 digits, contiguous or in groups split by one space
-or dash used consistently (4-4-4-4, 4-4-4-4-3, Amex 4-6-5, Diners 4-6-4), that
-passes the Luhn checksum and starts with a known issuer's IIN range at a length
-that issuer uses; a bare 13-digit number that is a valid EAN-13 barcode is
-taken for the barcode. An IBAN is a country code, two check digits and the basic
-bank account number, compact or in groups of four, whose length matches the
-country and whose mod-97 checksum is 1.
+A card number is 13 to 19 digits, contiguous or in groups split by one space,
+dash or dot used consistently (4-4-4-4, 4-4-4-4-3, Amex 4-6-5, Diners 4-6-4),
+that passes the Luhn checksum and starts with a known issuer's IIN range at a
+length that issuer uses. Digits that continue a code glued to letters (the
+groups of an IBAN with a wrong checksum, ``DE16 5635 3948...``, or anything
+after ``word-``) are not a card, and a bare 13-digit number that is a valid
+EAN-13 barcode is taken for the barcode. An IBAN is a country code, two check
+digits and the basic bank account number, compact or in groups split by single
+spaces or dashes, whose length matches the country and whose mod-97 checksum
+is 1.
 """
 
 from __future__ import annotations
@@ -27,11 +30,14 @@ from neuralbridge.guardrails.findings import PiiFinding, PiiKind, build_finding
 
 __all__ = ["find_cards", "find_ibans"]
 
-_DIGIT_RUN: Final = re.compile(r"(?<![\w.,])\d+(?:[ -]\d+)*(?![\w])")
+_DIGIT_RUN: Final = re.compile(r"(?<![\w.,])(?<!\d[ .])(?<!\w-)\d+(?:[ .-]\d+)*(?![\w])")
 _GROUP: Final = re.compile(r"\d+")
 _MAX_GROUPS: Final = 5
+_IBAN_SEPARATORS: Final = " -"
 _GROUPED_LAYOUTS: Final = frozenset({(4, 6, 5), (4, 6, 4)})
-_IBAN_START: Final = re.compile(r"\b(?=[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30})", re.IGNORECASE)
+_IBAN_START: Final = re.compile(
+    r"(?=[A-Z])\b(?=[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30})", re.IGNORECASE
+)
 
 
 def _layout_ok(sizes: tuple[int, ...]) -> bool:
@@ -91,17 +97,17 @@ def _iban_end(text: str, start: int) -> int | None:
         char = text[position]
         if char.isascii() and char.isalnum():
             count += 1
-        elif char != " " or text[position - 1] == " ":
+        elif char not in _IBAN_SEPARATORS or text[position - 1] in _IBAN_SEPARATORS:
             break
         position += 1
     if count != expected or (position < len(text) and text[position].isalnum()):
         return None
-    compact = text[start:position].replace(" ", "").upper()
+    compact = text[start:position].replace(" ", "").replace("-", "").upper()
     return position if iban_valid(compact) else None
 
 
 def find_ibans(text: str) -> Iterator[PiiFinding]:
-    """IBANs in ``text``, compact or grouped by spaces, checksum verified.
+    """IBANs in ``text``, compact or grouped by spaces or dashes, checksum verified.
 
     Args:
         text: The text to scan.

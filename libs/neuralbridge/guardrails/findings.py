@@ -19,10 +19,12 @@ class PiiKind(enum.StrEnum):
     EMAIL = "email"
     PHONE = "phone"
     CREDIT_CARD = "credit_card"
+    CARD_CODE = "card_code"
     IBAN = "iban"
     CPF = "cpf"
     CNPJ = "cnpj"
     SSN = "ssn"
+    NIF = "nif"
     IP_ADDRESS = "ip_address"
     SECRET = "secret"  # noqa: S105 - the name of a kind, not a credential
 

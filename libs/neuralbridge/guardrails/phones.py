@@ -1,4 +1,4 @@
-"""Telephone numbers: Brazilian, North American and international (E.164).
+"""Telephone numbers: Brazilian, Portuguese, North American and international (E.164).
 
 Only numbers with a telephone's structure are flagged, so dates, times, order
 ids, amounts, postal codes and plain numbers are not:
@@ -31,18 +31,25 @@ _AREA_CODES: Final = frozenset(
         55, *range(61, 70), 71, *range(73, 76), 77, 79, *range(81, 90), *range(91, 100),
     )
 )  # fmt: skip
+# Each pattern opens with a lookahead for the characters it can start with:
+# the regex engine then skips ahead to those instead of trying every position.
 _AFTER: Final = r"(?!\w|[.\-/]\d)"
 _BRAZIL: Final = re.compile(
-    r"(?<![\w+])(?:(?P<cc>\+55)[ .-]?)?"
+    r"(?=[+(\d])(?<![\w+])(?:(?P<cc>\+55)[ .-]?)?"
     r"(?:\((?P<ddd_p>\d{2})\) ?|(?P<ddd>\d{2})(?P<sep>[ .-]?))"
     r"(?:9[ .]?\d{4}|[2-5]\d{3})[ .-]?\d{4}" + _AFTER
 )
+_BRAZIL_COMPACT: Final = re.compile(r"(?=[+\d])(?<![\w+])(?:\+?55)?(?P<ddd>\d{2})9\d{8}" + _AFTER)
+_PORTUGAL: Final = re.compile(
+    r"(?=[+\d])(?<![\w+])(?<!\d )(?:\+?351[ .-]?)?9[1236]\d(?P<sep>[ -]?)\d{3}(?P=sep)\d{3}"
+    r"(?!\w|[.\-/ ]\d)"
+)
 _NORTH_AMERICA: Final = re.compile(
-    r"(?<![\w+])(?:\+?1[ .-]?)?"
+    r"(?=[+(\d])(?<![\w+])(?:\+?1[ .-]?)?"
     r"(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])"
     r"[2-9]\d{2}[ .-]\d{4}" + _AFTER
 )
-_INTERNATIONAL: Final = re.compile(r"(?<![\w+])\+[1-9](?:[ .-]?\d){7,14}" + _AFTER)
+_INTERNATIONAL: Final = re.compile(r"(?=\+)(?<![\w+])\+[1-9](?:[ .-]?\d){7,14}" + _AFTER)
 
 
 def _brazilian_ok(match: re.Match[str]) -> bool:
@@ -56,6 +63,11 @@ def _matches(text: str) -> Iterator[tuple[int, int]]:
     for match in _BRAZIL.finditer(text):
         if _brazilian_ok(match):
             yield match.span()
+    for match in _BRAZIL_COMPACT.finditer(text):
+        if int(match.group("ddd")) in _AREA_CODES:
+            yield match.span()
+    for match in _PORTUGAL.finditer(text):
+        yield match.span()
     for match in _NORTH_AMERICA.finditer(text):
         yield match.span()
     for match in _INTERNATIONAL.finditer(text):

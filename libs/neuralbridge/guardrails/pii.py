@@ -3,9 +3,11 @@
 Detectors run in priority order; a finding is kept only if it overlaps none
 kept before it. The order puts the most specific evidence first: a secret's
 shape, then emails (whose local part may hold digits), IBANs, CNPJs, CPFs,
-card numbers, SSNs, phone numbers and IP addresses. Two check digits are
-stronger evidence than one, so a bare 14-digit number that is both a valid
-CNPJ and a Luhn-valid Diners card is reported as a CNPJ.
+card numbers and their security codes, SSNs, phone numbers, Portuguese tax
+numbers (NIF) and IP addresses. Two check digits are stronger evidence than
+one, so a bare 14-digit number that is both a valid CNPJ and a Luhn-valid
+Diners card is reported as a CNPJ; a Portuguese mobile number (``91``...)
+that happens to pass the NIF check digit is reported as a phone.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from collections.abc import Callable, Iterator
 from typing import Final
 
 from neuralbridge.guardrails.addresses import find_emails, find_ip_addresses
+from neuralbridge.guardrails.card_codes import find_card_codes
 from neuralbridge.guardrails.credentials import find_secrets
 from neuralbridge.guardrails.financial import find_cards, find_ibans
 from neuralbridge.guardrails.findings import PiiFinding, PiiKind
-from neuralbridge.guardrails.national_ids import find_cnpjs, find_cpfs, find_ssns
+from neuralbridge.guardrails.national_ids import find_cnpjs, find_cpfs, find_nifs, find_ssns
 from neuralbridge.guardrails.phones import find_phones
 
 __all__ = ["find_pii"]
@@ -33,8 +36,10 @@ _DETECTORS: Final[tuple[tuple[PiiKind, Detector], ...]] = (
     (PiiKind.CNPJ, find_cnpjs),
     (PiiKind.CPF, find_cpfs),
     (PiiKind.CREDIT_CARD, find_cards),
+    (PiiKind.CARD_CODE, find_card_codes),
     (PiiKind.SSN, find_ssns),
     (PiiKind.PHONE, find_phones),
+    (PiiKind.NIF, find_nifs),
     (PiiKind.IP_ADDRESS, find_ip_addresses),
 )
 
