@@ -20,9 +20,8 @@ from collections.abc import Awaitable, Callable
 import msgspec
 import structlog
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
-from neuralbridge.core.bus import Bus
+from neuralbridge.core.bus import Bus, BusSubscription
 
 __all__ = ["PullFeed"]
 
@@ -70,7 +69,7 @@ class PullFeed:
         self._last_activity = 0.0
         self._stopped = False
         self._wake = asyncio.Event()
-        self._sub: Subscription | None = None
+        self._sub: BusSubscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._inbox = ""
         self._encoder = msgspec.json.Encoder()
@@ -78,7 +77,7 @@ class PullFeed:
     async def start(self) -> None:
         """Subscribe to the inbox and start requesting."""
         self._inbox = self._bus.nc.new_inbox()
-        self._sub = await self._bus.nc.subscribe(self._inbox, cb=self._on_inbox)
+        self._sub = await self._bus.subscribe(self._inbox, cb=self._on_inbox)
         self._bus.on_reconnect(self._on_reconnect)
         self._task = asyncio.create_task(self._loop(), name=f"pull:{self._next_subject}")
 

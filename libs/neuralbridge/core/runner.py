@@ -161,7 +161,7 @@ class JobRunner(Generic[M]):
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then drain (see the module docstring)."""
         await declare_work(self._bus.js, self.spec)
-        advisory = await self._bus.nc.subscribe(
+        advisory = await self._bus.subscribe(
             f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{self.spec.stream}.{self.spec.consumer}",
             cb=self._on_max_deliveries,
         )

@@ -27,7 +27,7 @@ from neuralbridge.core.bus import Bus
 from neuralbridge.core.db import create_pool, load_migrations, migrate
 from neuralbridge.core.errors import ConfigError
 from neuralbridge.core.observability.http import HealthServer
-from neuralbridge.core.settings import CommonSettings
+from neuralbridge.core.settings import CommonSettings, nats_auth
 
 __all__ = ["Deps", "ServiceSpec", "install_stop_signals", "open_deps"]
 
@@ -71,17 +71,34 @@ async def open_deps(
     *,
     env: Mapping[str, str],
     qdrant: AsyncQdrantClient | None = None,
+    stop: asyncio.Event | None = None,
 ) -> Deps[S]:
     """Connect NATS and PostgreSQL, apply migrations, register readiness checks.
 
+    Args:
+        spec: The service.
+        settings: Its settings (``NATS_URL`` and the NATS credentials among them).
+        health: Where the readiness checks go.
+        stack: Closes what is opened here.
+        env: The environment the settings came from.
+        qdrant: The process's Qdrant client, if any.
+        stop: When set (SIGTERM), the first NATS connection stops retrying.
+
     Raises:
-        ConfigError: ``NATS_URL`` or ``DATABASE_URL`` is missing or unreachable.
+        ConfigError: ``NATS_URL`` or ``DATABASE_URL`` is missing or unreachable,
+            or NATS refused the credentials.
+        ConnectionAbortedError: ``stop`` was set before NATS answered.
     """
     if not settings.nats_url:
         raise ConfigError("configuration error: NATS_URL is required but not set")
     if settings.database_url is None:
         raise ConfigError("configuration error: DATABASE_URL is required but not set")
-    bus = await Bus.connect(settings.nats_url, name=f"neuralbridge-{spec.name}")
+    bus = await Bus.connect(
+        settings.nats_url,
+        name=f"neuralbridge-{spec.name}",
+        auth=nats_auth(settings),
+        stop=stop,
+    )
     stack.push_async_callback(bus.close)
     try:
         pool = await create_pool(settings.database_url.reveal(), schema=spec.schema)

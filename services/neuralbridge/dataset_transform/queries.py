@@ -29,10 +29,9 @@ import asyncpg
 import msgspec
 import structlog
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.js.object_store import ObjectStore
 
-from neuralbridge.core.bus import Bus
+from neuralbridge.core.bus import Bus, BusSubscription
 from neuralbridge.core.subjects import DATASET_QUERY_SUBJECT
 from neuralbridge.dataset_transform import store
 from neuralbridge.dataset_transform.embedders import EmbedderPool
@@ -80,7 +79,7 @@ def encode_vector(vector: list[float]) -> str:
 
 async def serve_queries(
     bus: Bus, pool: asyncpg.Pool, uploads: ObjectStore, embedders: EmbedderPool | None = None
-) -> list[Subscription]:
+) -> list[BusSubscription]:
     """Answer list/export/embed requests (a queue group: one replica answers each)."""
 
     async def on_list(msg: Msg) -> None:
@@ -112,16 +111,14 @@ async def serve_queries(
         await msg.respond(json.dumps({"profiles": names}).encode())
 
     return [
-        await bus.nc.subscribe(
+        await bus.subscribe(
             f"{DATASET_QUERY_SUBJECT}.embed", queue="dataset_transform", cb=on_embed
         ),
-        await bus.nc.subscribe(
-            f"{DATASET_QUERY_SUBJECT}.list", queue="dataset_transform", cb=on_list
-        ),
-        await bus.nc.subscribe(
+        await bus.subscribe(f"{DATASET_QUERY_SUBJECT}.list", queue="dataset_transform", cb=on_list),
+        await bus.subscribe(
             f"{DATASET_QUERY_SUBJECT}.profiles", queue="dataset_transform", cb=on_profiles
         ),
-        await bus.nc.subscribe(
+        await bus.subscribe(
             f"{DATASET_QUERY_SUBJECT}.export", queue="dataset_transform", cb=on_export
         ),
     ]

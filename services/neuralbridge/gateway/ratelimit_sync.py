@@ -56,7 +56,7 @@ class RateLimitSync:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Report and apply usage until ``stop`` is set, then report what is left."""
-        sub = await self._bus.nc.subscribe(GATEWAY_RATELIMIT_SUBJECT, cb=self._on_usage)
+        sub = await self._bus.subscribe(GATEWAY_RATELIMIT_SUBJECT, cb=self._on_usage)
         try:
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError):

@@ -22,9 +22,8 @@ import uuid
 
 import structlog
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
-from neuralbridge.core.bus import Bus
+from neuralbridge.core.bus import Bus, BusSubscription
 from neuralbridge.core.errors import PayloadError
 from neuralbridge.core.schemas import decode, encode
 from neuralbridge.core.subjects import (
@@ -51,7 +50,7 @@ def instance_name() -> str:
 
 async def serve_cleanup(
     bus: Bus, cache: ResponseCache, *, instance: str | None = None
-) -> list[Subscription]:
+) -> list[BusSubscription]:
     """Answer the trainer's cleanup requests; unsubscribe the returned subscriptions to stop."""
     name = instance or instance_name()
 
@@ -92,10 +91,10 @@ async def serve_cleanup(
         )
 
     return [
-        await bus.nc.subscribe(
+        await bus.subscribe(
             PROXY_CACHE_CLEANUP_SUBJECT, queue=PROXY_CACHE_CLEANUP_QUEUE, cb=on_cleanup
         ),
-        await bus.nc.subscribe(PROXY_CACHE_PURGE_SUBJECT, cb=on_purge),
+        await bus.subscribe(PROXY_CACHE_PURGE_SUBJECT, cb=on_purge),
     ]
 
 

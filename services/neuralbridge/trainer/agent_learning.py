@@ -20,9 +20,8 @@ from typing import Any
 import asyncpg
 import structlog
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
-from neuralbridge.core.bus import Bus
+from neuralbridge.core.bus import Bus, BusSubscription
 from neuralbridge.core.errors import PayloadError, PermanentError
 from neuralbridge.core.runner import JobContext, JobRunner
 from neuralbridge.core.schemas import decode, encode
@@ -144,7 +143,7 @@ async def review_example(pool: asyncpg.Pool, review: LearningExampleReview) -> L
     return LearningExampleReply(example=_example(row))
 
 
-async def serve_learning_examples(bus: Bus, pool: asyncpg.Pool) -> list[Subscription]:
+async def serve_learning_examples(bus: Bus, pool: asyncpg.Pool) -> list[BusSubscription]:
     """Answer ``nb learning examples`` (a queue group: one replica answers each)."""
 
     async def on_list(msg: Msg) -> None:
@@ -169,6 +168,6 @@ async def serve_learning_examples(bus: Bus, pool: asyncpg.Pool) -> list[Subscrip
         await msg.respond(encode(reply))
 
     return [
-        await bus.nc.subscribe(TRAINER_LEARNING_EXAMPLES_SUBJECT, queue="trainer", cb=on_list),
-        await bus.nc.subscribe(TRAINER_REVIEW_EXAMPLE_SUBJECT, queue="trainer", cb=on_review),
+        await bus.subscribe(TRAINER_LEARNING_EXAMPLES_SUBJECT, queue="trainer", cb=on_list),
+        await bus.subscribe(TRAINER_REVIEW_EXAMPLE_SUBJECT, queue="trainer", cb=on_review),
     ]

@@ -31,11 +31,10 @@ from typing import TYPE_CHECKING
 import asyncpg
 import structlog
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.js.errors import ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
-from neuralbridge.core.bus import Bus
+from neuralbridge.core.bus import Bus, BusSubscription
 from neuralbridge.core.errors import PayloadError
 from neuralbridge.core.schemas import decode, encode
 from neuralbridge.core.subjects import AGENT_UPLOADS_OBJECT_STORE, TRAINER_AGENTS_SUBJECT
@@ -72,11 +71,11 @@ class AgentRequestError(TrainerError):
 
 async def serve_agents(
     bus: Bus, pool: asyncpg.Pool, settings: TrainerSettings, clock: Clock, root: Path
-) -> list[Subscription]:
+) -> list[BusSubscription]:
     """Answer ``trainer.agents.<verb>`` requests (the uploads store is declared first)."""
     uploads = await bus.js.object_store(AGENT_UPLOADS_OBJECT_STORE)
     handler = AgentRequests(bus, pool, settings, clock, root=root, uploads=uploads)
-    sub = await bus.nc.subscribe(f"{TRAINER_AGENTS_SUBJECT}.*", queue="trainer", cb=handler.on_msg)
+    sub = await bus.subscribe(f"{TRAINER_AGENTS_SUBJECT}.*", queue="trainer", cb=handler.on_msg)
     return [sub]
 
 

@@ -14,10 +14,9 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import structlog
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.js.kv import KeyValue
 
-from neuralbridge.core.bus import Bus
+from neuralbridge.core.bus import Bus, BusSubscription
 from neuralbridge.core.errors import PayloadError
 from neuralbridge.core.schemas import decode, encode
 from neuralbridge.core.subjects import AB_EXPERIMENTS_KV, TRAINER_AB_SUBJECT
@@ -42,7 +41,7 @@ async def mirror_experiment(bus: Bus, experiment: Experiment) -> None:
     await kv.put(experiment.id, encode(experiment))
 
 
-async def serve_experiments(bus: Bus, pool: asyncpg.Pool, clock: Clock) -> list[Subscription]:
+async def serve_experiments(bus: Bus, pool: asyncpg.Pool, clock: Clock) -> list[BusSubscription]:
     """Answer experiment requests (a queue group: one replica answers each)."""
 
     async def create(msg: Msg) -> ExperimentReply:
@@ -68,7 +67,7 @@ async def serve_experiments(bus: Bus, pool: asyncpg.Pool, clock: Clock) -> list[
     }  # fmt: skip
     subs = []
     for action, handler in handlers.items():
-        subs.append(await bus.nc.subscribe(
+        subs.append(await bus.subscribe(
             f"{TRAINER_AB_SUBJECT}.{action}", queue="trainer", cb=_answering(handler)
         ))  # fmt: skip
     return subs

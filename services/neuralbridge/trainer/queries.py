@@ -20,9 +20,8 @@ import asyncpg
 import msgspec
 import structlog
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
-from neuralbridge.core.bus import Bus
+from neuralbridge.core.bus import Bus, BusSubscription
 from neuralbridge.core.errors import PayloadError
 from neuralbridge.core.schemas import decode, encode
 from neuralbridge.core.subjects import TRAINER_COMMAND_SUBJECT, TRAINER_QUERY_SUBJECT
@@ -49,7 +48,7 @@ __all__ = ["job_stats", "serve_queries"]
 log = structlog.get_logger()
 
 
-async def serve_queries(bus: Bus, pool: asyncpg.Pool) -> list[Subscription]:
+async def serve_queries(bus: Bus, pool: asyncpg.Pool) -> list[BusSubscription]:
     """Answer queries and commands (a queue group: one replica answers each)."""
 
     async def on_stats(msg: Msg) -> None:
@@ -80,10 +79,10 @@ async def serve_queries(bus: Bus, pool: asyncpg.Pool) -> list[Subscription]:
         await msg.respond(encode(reply))
 
     return [
-        await bus.nc.subscribe(f"{TRAINER_QUERY_SUBJECT}.failed", queue="trainer", cb=on_failed),
-        await bus.nc.subscribe(f"{TRAINER_COMMAND_SUBJECT}.retry", queue="trainer", cb=on_retry),
-        await bus.nc.subscribe(f"{TRAINER_QUERY_SUBJECT}.stats", queue="trainer", cb=on_stats),
-        await bus.nc.subscribe(f"{TRAINER_QUERY_SUBJECT}.report", queue="trainer", cb=on_report),
+        await bus.subscribe(f"{TRAINER_QUERY_SUBJECT}.failed", queue="trainer", cb=on_failed),
+        await bus.subscribe(f"{TRAINER_COMMAND_SUBJECT}.retry", queue="trainer", cb=on_retry),
+        await bus.subscribe(f"{TRAINER_QUERY_SUBJECT}.stats", queue="trainer", cb=on_stats),
+        await bus.subscribe(f"{TRAINER_QUERY_SUBJECT}.report", queue="trainer", cb=on_report),
         *await serve_learning_examples(bus, pool),  # nb learning examples list|approve|reject
     ]
 
