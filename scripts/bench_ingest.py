@@ -168,7 +168,7 @@ async def run_transform(bus: Bus, dataset: str, collection: str, profile: Embedd
         bus,
         dataset=dataset,
         collection=collection,
-        profile=profile,
+        embedder=profile,
         source_file=None,
         chunk_index=None,
         switch_alias=None,
