@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 
 from neuralbridge.core import dlq
 from neuralbridge.core.bus import Bus
-from neuralbridge.dataset_transform.embedders import EmbedderPool
+from neuralbridge.dataset_transform.embedders import MAX_CLIENTS, EmbedderPool
 from neuralbridge.embedders import (
     EmbedderConfigError,
     EmbedderProfile,
@@ -158,3 +158,17 @@ async def test_pool_unknown_name_is_config_error() -> None:
         pool = EmbedderPool(session, EmbedderSettings(), {}, load_profiles({}))
         with pytest.raises(EmbedderConfigError, match="unknown embedder profile"):
             pool.get("elsewhere")
+
+
+async def test_pool_keeps_at_most_max_clients_least_recent_first() -> None:
+    """Jobs with ever new keys cannot grow the pool without bound."""
+    keyed = [
+        KeyedEmbedderProfile(provider="openai", model=MODEL, api_key=f"sk-{i}")
+        for i in range(MAX_CLIENTS + 1)
+    ]
+    async with aiohttp.ClientSession() as session:
+        pool = EmbedderPool(session, EmbedderSettings(), {}, load_profiles({}))
+        first = pool.get(keyed[0])
+        kept = [pool.get(p) for p in keyed[1:]]
+        assert pool.get(keyed[-1]) is kept[-1]
+        assert pool.get(keyed[0]) is not first

@@ -12,6 +12,7 @@ of a legitimate profile.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Mapping
 
 import aiohttp
@@ -29,7 +30,10 @@ from neuralbridge.embedders import (
 from neuralbridge.embedders.registry import REGISTRY
 from neuralbridge.messages.datasets import REDACTED
 
-__all__ = ["EmbedderPool", "client_key"]
+__all__ = ["MAX_CLIENTS", "EmbedderPool", "client_key"]
+
+#: Clients kept at once; the least recently used goes first (jobs may carry their own keys).
+MAX_CLIENTS = 256
 
 
 def client_key(profile: EmbedderProfile, env: Mapping[str, str]) -> str:
@@ -83,7 +87,7 @@ class EmbedderPool:
         self._settings = settings
         self._env = env
         self.profiles = profiles
-        self._embedders: dict[str, Embedder] = {}
+        self._embedders: OrderedDict[str, Embedder] = OrderedDict()
 
     def resolve(self, embedder: str | EmbedderProfile) -> EmbedderProfile:
         """The profile a job means: a configured one by name, or the one it carries.
@@ -104,8 +108,14 @@ class EmbedderPool:
         """The embedder for a profile or profile name (raises EmbedderConfigError)."""
         profile = self.resolve(embedder)
         key = client_key(profile, self._env)
-        if key not in self._embedders:
-            self._embedders[key] = create_embedder(
+        client = self._embedders.get(key)
+        if client is None:
+            client = create_embedder(
                 profile, session=self._session, settings=self._settings, env=self._env
             )
-        return self._embedders[key]
+            self._embedders[key] = client
+            if len(self._embedders) > MAX_CLIENTS:
+                # Clients own nothing (the session is shared): dropping one closes nothing.
+                self._embedders.popitem(last=False)
+        self._embedders.move_to_end(key)
+        return client
