@@ -13,9 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from neuralbridge.core.embedded import free_port
+from neuralbridge.core.embedded import free_port, read_secrets
 
 pytestmark = pytest.mark.slow
+
+#: Variables a developer's shell may hold that would change what ``nb up`` defaults to.
+UNSET = (
+    "NATS_URL", "DATABASE_URL", "QDRANT_URL", "QDRANT_PATH", "BIND_HOST", "PII_HASH_KEY",
+    "GATEWAY_AUTH", "GATEWAY_API_KEY_HASHES", "GATEWAY_API_KEYS_FILE",
+    "GATEWAY_ADMIN_KEY_HASHES", "GATEWAY_ADMIN_KEYS_FILE", "NATS_USER", "NATS_PASSWORD",
+    "NATS_TOKEN", "NATS_CREDS_FILE",
+)  # fmt: skip
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -42,6 +50,17 @@ def _processes_using(path: Path) -> list[str]:
     return found
 
 
+def _listening_hosts(port: int) -> set[str]:
+    """The IPv4 addresses a TCP socket listens on at ``port`` (from /proc/net/tcp)."""
+    hosts = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, _, hex_port = local.partition(":")
+        if state == "0A" and int(hex_port, 16) == port:
+            hosts.add(".".join(str(int(address[i : i + 2], 16)) for i in (6, 4, 2, 0)))
+    return hosts
+
+
 def _gauge(metrics_text: str, name: str) -> float:
     """The value of an unlabelled gauge in Prometheus text (0 if absent)."""
     for line in metrics_text.splitlines():
@@ -51,14 +70,11 @@ def _gauge(metrics_text: str, name: str) -> float:
 
 
 async def test_nb_up_ready_then_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    """All services report ready; SIGINT exits 0 with no nats-server/postgres left."""
+    """All services report ready, bound to 127.0.0.1; the CLI connects; SIGINT stops all."""
     metrics, gateway = free_port(), free_port()
-    env = {
-        k: v for k, v in os.environ.items()
-        if k not in ("NATS_URL", "DATABASE_URL", "QDRANT_URL", "QDRANT_PATH")
-    }  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in UNSET}
     env |= {"NB_DATA_DIR": str(tmp_path / "data"), "METRICS_PORT": str(metrics),
-            "GATEWAY_PORT": str(gateway), "BIND_HOST": "127.0.0.1", "NB_PG_FAST": "1"}  # fmt: skip
+            "GATEWAY_PORT": str(gateway), "NB_PG_FAST": "1"}  # fmt: skip
     log_path = tmp_path / "up.log"
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, polled over HTTP
@@ -87,6 +103,14 @@ async def test_nb_up_ready_then_ctrl_c_stops_everything(tmp_path: Path) -> None:
             await asyncio.sleep(0.1)
         assert frozen > 10_000
         assert _processes_using(tmp_path / "data")
+        assert _listening_hosts(gateway) == {"127.0.0.1"}
+        assert _listening_hosts(metrics) == {"127.0.0.1"}
+        cli = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "neuralbridge.cli.main", "streams", "--json"],
+            env=env, cwd=tmp_path, capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert cli.returncode == 0, cli.stderr.decode()
+        assert json.loads(cli.stdout)  # the CLI used the stack's generated NATS credentials
         proc.send_signal(signal.SIGINT)
         code = await asyncio.to_thread(proc.wait, 60)
     finally:
@@ -96,5 +120,11 @@ async def test_nb_up_ready_then_ctrl_c_stops_everything(tmp_path: Path) -> None:
     output = log_path.read_text()
     assert code == 0, output
     assert "NeuralBridge is up" in output
+    assert "API keys        off (GATEWAY_AUTH=off: anyone on this machine may call" in output
+    assert f"generated, kept 0600 in {tmp_path / 'data' / 'secrets'}" in output
+    secrets = read_secrets(tmp_path / "data")
+    assert secrets is not None
+    for secret in (secrets.nats_password, secrets.postgres_password, secrets.pii_hash_key):
+        assert secret.reveal() not in output
     assert _processes_using(tmp_path / "data") == []
     assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()

@@ -13,30 +13,63 @@ from nats.js.api import ConsumerInfo
 
 from neuralbridge.core import dlq
 from neuralbridge.core.bus import Bus
-from neuralbridge.core.embedded import read_endpoints
+from neuralbridge.core.embedded import read_endpoints, read_secrets
 from neuralbridge.core.errors import ConfigError
-from neuralbridge.core.settings import CommonSettings, load_env, load_settings
+from neuralbridge.core.settings import (
+    CommonSettings,
+    NatsAuth,
+    load_env,
+    load_settings,
+    nats_auth,
+)
 
-__all__ = ["dlq_list", "dlq_purge", "dlq_replay", "dlq_show", "nats_url", "streams", "with_bus"]
+__all__ = [
+    "dlq_list",
+    "dlq_purge",
+    "dlq_replay",
+    "dlq_show",
+    "nats_target",
+    "nats_url",
+    "streams",
+    "with_bus",
+]
 
 
-def nats_url() -> str:
-    """``NATS_URL``, else the URL of a running ``nb up`` in ``NB_DATA_DIR``."""
+def nats_target() -> tuple[str, NatsAuth]:
+    """Where to connect and with which credentials.
+
+    ``NATS_URL`` with ``NATS_USER``/``NATS_PASSWORD``, ``NATS_TOKEN`` or
+    ``NATS_CREDS_FILE``; else the running ``nb up`` in ``NB_DATA_DIR`` with the
+    credentials it generated there.
+
+    Raises:
+        ConfigError: neither is there.
+    """
     common = load_settings(CommonSettings, load_env())
     if common.nats_url:
-        return common.nats_url
-    running = read_endpoints(Path(common.nb_data_dir).resolve())
+        return common.nats_url, nats_auth(common)
+    data_dir = Path(common.nb_data_dir).resolve()
+    running = read_endpoints(data_dir)
     if running and "NATS_URL" in running:
-        return running["NATS_URL"]
+        secrets = read_secrets(data_dir)
+        if secrets is None:
+            return running["NATS_URL"], NatsAuth()
+        return running["NATS_URL"], NatsAuth(user=secrets.nats_user, password=secrets.nats_password)
     raise ConfigError(
         "configuration error: NATS_URL is not set and no embedded stack is running "
         "(start one with `make up`, or set NATS_URL)"
     )
 
 
+def nats_url() -> str:
+    """``NATS_URL``, else the URL of a running ``nb up`` in ``NB_DATA_DIR``."""
+    return nats_target()[0]
+
+
 async def with_bus(action: Callable[[Bus], Awaitable[int]]) -> int:
-    """Connect, run ``action``, close."""
-    bus = await Bus.connect(nats_url(), name="neuralbridge-cli", connect_within=5)
+    """Connect (see :func:`nats_target`), run ``action``, close."""
+    url, auth = nats_target()
+    bus = await Bus.connect(url, name="neuralbridge-cli", connect_within=5, auth=auth)
     try:
         return await action(bus)
     finally:

@@ -1,12 +1,17 @@
-"""``nb up`` (everything, embedded) and ``nb serve`` (one service, real servers)."""
+"""``nb up`` (everything, embedded) and ``nb serve`` (one service, real servers).
+
+``nb up`` is private to this machine by default: the gateway and metrics bind
+127.0.0.1 unless ``BIND_HOST`` is set, the embedded NATS and PostgreSQL take
+generated credentials, ``PII_HASH_KEY`` is generated unless set (all kept 0600
+in ``<data dir>/secrets``), and with no API key configured it runs the gateway
+with ``GATEWAY_AUTH=off`` and says so in its banner.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import gc
-import os
-import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -14,23 +19,38 @@ from typing import Any
 import structlog
 from qdrant_client import AsyncQdrantClient
 
+from neuralbridge.cli.banner import credentials_note, print_banner
 from neuralbridge.cli.registry import service_specs
 from neuralbridge.core.embedded import (
     EmbeddedNats,
     EmbeddedPostgres,
+    StackSecrets,
     endpoints_file,
+    load_or_create_secrets,
     port_is_free,
+    secrets_dir,
     write_endpoints,
 )
 from neuralbridge.core.observability import configure_logging, configure_tracing
 from neuralbridge.core.observability.http import HealthServer
 from neuralbridge.core.observability.metrics import GC_FROZEN_OBJECTS
-from neuralbridge.core.service import ServiceSpec, install_stop_signals, open_deps
-from neuralbridge.core.settings import CommonSettings, load_env, load_settings, redact_url
+from neuralbridge.core.service import Deps, ServiceSpec, install_stop_signals, open_deps
+from neuralbridge.core.settings import CommonSettings, load_env, load_settings
 
 __all__ = ["run_serve", "run_up"]
 
 log = structlog.get_logger()
+
+#: What ``endpoints.json`` shares with the other ``nb`` commands (no secret).
+_SHARED_ENDPOINTS = ("NATS_URL", "QDRANT_PATH")
+
+#: The variables that configure the gateway's API keys.
+_KEY_VARIABLES = (
+    "GATEWAY_API_KEY_HASHES",
+    "GATEWAY_API_KEYS_FILE",
+    "GATEWAY_ADMIN_KEY_HASHES",
+    "GATEWAY_ADMIN_KEYS_FILE",
+)
 
 
 def run_up() -> int:
@@ -45,23 +65,27 @@ def run_up() -> int:
     )
     data_dir = Path(common.nb_data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    nats = None if common.nats_url else EmbeddedNats(data_dir / "nats", _preferred(4222))
-    postgres = (
-        None if common.database_url else EmbeddedPostgres(data_dir / "postgres", _preferred(5432))
-    )
+    secrets = load_or_create_secrets(data_dir)
+    nats, postgres = _embedded_servers(common, data_dir, secrets)
     try:
-        overrides: dict[str, str] = {}
+        overrides = _private_defaults(env, secrets)
         if nats is not None:
             nats.start()
-            overrides["NATS_URL"] = nats.url
+            overrides |= {
+                "NATS_URL": nats.url,
+                "NATS_USER": secrets.nats_user,
+                "NATS_PASSWORD": secrets.nats_password.reveal(),
+            }
+            env = {k: v for k, v in env.items() if k not in ("NATS_TOKEN", "NATS_CREDS_FILE")}
         if postgres is not None:
             postgres.start()
             overrides["DATABASE_URL"] = postgres.url
         if not common.qdrant_url and not common.qdrant_path:
             overrides["QDRANT_PATH"] = str(data_dir / "qdrant")
         env = {**env, **overrides}
-        write_endpoints(data_dir, {k: v for k, v in overrides.items() if k != "DATABASE_URL"})
-        asyncio.run(_run_services(service_specs(), env, banner=True))
+        write_endpoints(data_dir, {k: overrides[k] for k in _SHARED_ENDPOINTS if k in overrides})
+        notes = [credentials_note(secrets_dir(data_dir))] if nats or postgres else []
+        asyncio.run(_run_services(service_specs(), env, banner=notes))
     finally:
         with contextlib.suppress(FileNotFoundError):
             endpoints_file(data_dir).unlink()
@@ -70,6 +94,37 @@ def run_up() -> int:
         if nats is not None:
             nats.stop()
     return 0
+
+
+def _embedded_servers(
+    common: CommonSettings, data_dir: Path, secrets: StackSecrets
+) -> tuple[EmbeddedNats | None, EmbeddedPostgres | None]:
+    """The embedded servers for the URLs that are not set, with generated credentials."""
+    nats = postgres = None
+    if not common.nats_url:
+        nats = EmbeddedNats(
+            data_dir / "nats",
+            _preferred(4222),
+            user=secrets.nats_user,
+            password=secrets.nats_password,
+        )
+    if not common.database_url:
+        postgres = EmbeddedPostgres(
+            data_dir / "postgres", _preferred(5432), password=secrets.postgres_password
+        )
+    return nats, postgres
+
+
+def _private_defaults(env: dict[str, str], secrets: StackSecrets) -> dict[str, str]:
+    """What ``nb up`` sets unless the operator did: local binding, PII key, auth off."""
+    defaults: dict[str, str] = {}
+    if not env.get("BIND_HOST"):
+        defaults["BIND_HOST"] = "127.0.0.1"
+    if not env.get("PII_HASH_KEY"):
+        defaults["PII_HASH_KEY"] = secrets.pii_hash_key.reveal()
+    if not any(env.get(name) for name in (*_KEY_VARIABLES, "GATEWAY_AUTH")):
+        defaults["GATEWAY_AUTH"] = "off"
+    return defaults
 
 
 def run_serve(name: str) -> int:
@@ -83,7 +138,7 @@ def run_serve(name: str) -> int:
         service_version=settings.otel_service_version,
         otlp_endpoint=settings.otel_exporter_otlp_endpoint,
     )
-    asyncio.run(_run_services([spec], env, banner=False))
+    asyncio.run(_run_services([spec], env, banner=None))
     return 0
 
 
@@ -91,8 +146,36 @@ def _preferred(port: int) -> int:
     return port if port_is_free(port) else 0
 
 
+async def _open_all(
+    specs: list[ServiceSpec[Any]],
+    env: dict[str, str],
+    health: HealthServer,
+    stack: AsyncExitStack,
+    stop: asyncio.Event,
+) -> list[Deps[Any]] | None:
+    """Every service's deps; ``None`` when a signal came while connecting."""
+    common = load_settings(CommonSettings, env)
+    qdrant = await _open_qdrant(common, health, stack)
+    try:
+        return [
+            await open_deps(
+                spec,
+                load_settings(spec.settings_type, env),
+                health,
+                stack,
+                env=env,
+                qdrant=qdrant,
+                stop=stop,
+            )
+            for spec in specs
+        ]
+    except ConnectionAbortedError:
+        log.info("stopped_while_starting")
+        return None
+
+
 async def _run_services(
-    specs: list[ServiceSpec[Any]], env: dict[str, str], *, banner: bool
+    specs: list[ServiceSpec[Any]], env: dict[str, str], *, banner: list[str] | None
 ) -> None:
     stop = asyncio.Event()
     install_stop_signals(stop)
@@ -101,13 +184,9 @@ async def _run_services(
     async with AsyncExitStack() as stack:
         await health.start()
         stack.push_async_callback(health.stop)
-        qdrant = await _open_qdrant(common, health, stack)
-        deps = [
-            await open_deps(
-                spec, load_settings(spec.settings_type, env), health, stack, env=env, qdrant=qdrant
-            )
-            for spec in specs
-        ]
+        deps = await _open_all(specs, env, health, stack, stop)
+        if deps is None:
+            return
         tasks: dict[asyncio.Task[None], str] = {
             asyncio.create_task(spec.main(dep, stop), name=spec.name): spec.name
             for spec, dep in zip(specs, deps, strict=True)
@@ -117,8 +196,8 @@ async def _run_services(
         await asyncio.sleep(0)
         health.mark_started()
         freezing = asyncio.create_task(_freeze_heap_when_ready(health))
-        if banner:
-            _print_banner(env, common, health.port)
+        if banner is not None:
+            print_banner(env, common, health.port, banner)
         log.info("services_started", services=[s.name for s in specs])
         waiter = asyncio.create_task(_until(stop))
         done, _ = await asyncio.wait({*tasks, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -186,21 +265,3 @@ async def _open_qdrant(
 
     health.add_check("qdrant", qdrant_ready)
     return client
-
-
-def _print_banner(env: dict[str, str], common: CommonSettings, metrics_port: int) -> None:
-    host = "127.0.0.1" if common.bind_host in ("0.0.0.0", "::") else common.bind_host  # noqa: S104
-    gateway_port = env.get("GATEWAY_PORT", "4000")
-    qdrant = env.get("QDRANT_URL") or f"local mode at {env.get('QDRANT_PATH', '?')}"
-    lines = [
-        "",
-        f"NeuralBridge is up (pid {os.getpid()}, data in {Path(common.nb_data_dir).resolve()})",
-        f"  NATS JetStream  {env['NATS_URL']}",
-        f"  PostgreSQL      {redact_url(env['DATABASE_URL'])}",
-        f"  Qdrant          {qdrant}",
-        f"  Gateway         http://{host}:{gateway_port}  (OpenAPI: /schema)",
-        f"  Metrics/health  http://{host}:{metrics_port}/metrics  /healthz  /readyz",
-        "Press Ctrl-C to stop (data is kept for the next `make up`).",
-        "",
-    ]
-    print("\n".join(lines), file=sys.stderr, flush=True)
