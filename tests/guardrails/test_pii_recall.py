@@ -31,6 +31,7 @@ from collections import Counter
 import pytest
 
 from neuralbridge.guardrails import PiiKind, find_pii, redact
+from tests.guardrails.leaks import leaks
 from tests.guardrails.pii_cases import KINDS, positive_cases
 from tests.guardrails.pii_near_misses import near_miss_cases
 from tests.guardrails.sentences import positive_samples
@@ -41,27 +42,6 @@ NEAR_MISSES = 8 * CASES_PER_KIND
 MIN_RECALL = 0.95
 MAX_FALSE_POSITIVE_RATE = 0.02
 SAMPLES_PER_KIND = 300
-
-_DIGIT_RUN = re.compile(r"\d(?:[ .\-/]?\d)*")
-
-
-def _digits(text: str) -> str:
-    return "".join(char for char in text if char.isdigit())
-
-
-def leaks(redacted: str, secret: str) -> bool:
-    """Whether ``secret``, or a recognisable part of it, is still in ``redacted``."""
-    value_digits = _digits(secret)
-    if value_digits == secret and len(secret) < 6:
-        return re.search(rf"(?<!\d){secret}(?!\d)", redacted) is not None
-    if secret.lower() in redacted.lower():
-        return True
-    if len(value_digits) < 6:
-        return False
-    if value_digits in _digits(redacted):
-        return True
-    runs = (_digits(run.group()) for run in _DIGIT_RUN.finditer(redacted))
-    return any(len(run) >= 5 and run in value_digits for run in runs)
 
 
 def _table(found: Counter[str], total: Counter[str], flagged: int, negatives: int) -> str:
