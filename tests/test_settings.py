@@ -13,7 +13,14 @@ import structlog
 
 from neuralbridge.core.errors import ConfigError
 from neuralbridge.core.observability import configure_logging
-from neuralbridge.core.settings import CommonSettings, Secret, load_env, load_settings
+from neuralbridge.core.settings import (
+    CommonSettings,
+    Secret,
+    load_env,
+    load_settings,
+    nats_auth,
+    nats_servers,
+)
 
 
 class Sample(CommonSettings, frozen=True, kw_only=True):
@@ -127,3 +134,69 @@ def test_log_scrubber_masks_credentials_but_not_token_counts() -> None:
     assert line["prompt_tokens"] == 12
     assert "hunter2" not in line["url"]
     assert "sk-abcdefghijklmnopqrstu" not in line["note"]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"NATS_USER": "svc"}, "NATS_USER is set but NATS_PASSWORD is not"),
+        ({"NATS_PASSWORD": "pw-hunter2"}, "NATS_PASSWORD is set but NATS_USER is not"),
+        (
+            {"NATS_USER": "svc", "NATS_PASSWORD": "pw-hunter2", "NATS_TOKEN": "tok-hunter2"},
+            "NATS_TOKEN cannot be combined with NATS_USER",
+        ),
+        ({"NATS_CREDS_FILE": "/nonexistent/user.creds"}, "NATS_CREDS_FILE='/nonexistent/user."),
+    ],
+)
+def test_load_settings_bad_nats_credentials_one_line_names_variable(
+    env: dict[str, str], expected: str
+) -> None:
+    """A bad combination of NATS credentials is one line naming it, never the secret."""
+    with pytest.raises(ConfigError) as err:
+        load_settings(Sample, {"REQUIRED_NAME": "x", **env})
+    message = str(err.value)
+    assert message.startswith("configuration error: ")
+    assert expected in message
+    assert "\n" not in message
+    assert "hunter2" not in message
+
+
+def test_nats_auth_user_password_connect_options_masked_in_repr() -> None:
+    """User and password reach nats-py's options; the settings' repr hides the password."""
+    s = load_settings(
+        Sample, {"REQUIRED_NAME": "x", "NATS_USER": "svc", "NATS_PASSWORD": "pw-hunter2"}
+    )
+    auth = nats_auth(s)
+    assert auth.connect_options() == {"user": "svc", "password": "pw-hunter2"}
+    assert auth.describe() == "NATS_USER/NATS_PASSWORD"
+    assert "hunter2" not in repr(s)
+    assert "hunter2" not in repr(auth)
+
+
+def test_nats_auth_token_and_creds_file_connect_options(tmp_path: Path) -> None:
+    """A token and an existing creds file each become their nats-py option."""
+    creds = tmp_path / "user.creds"
+    creds.write_text("-----BEGIN NATS USER JWT-----\n")
+    token = nats_auth(load_settings(Sample, {"REQUIRED_NAME": "x", "NATS_TOKEN": "t0k"}))
+    by_file = nats_auth(
+        load_settings(Sample, {"REQUIRED_NAME": "x", "NATS_CREDS_FILE": str(creds)})
+    )
+    assert token.connect_options() == {"token": "t0k"}
+    assert by_file.connect_options() == {"user_credentials": str(creds)}
+
+
+def test_nats_url_comma_separated_list_splits_into_servers() -> None:
+    """NATS_URL lists several servers separated by commas (spaces allowed)."""
+    servers = "nats://a:4222, nats://b:4222,tls://c:4222"
+    s = load_settings(Sample, {"REQUIRED_NAME": "x", "NATS_URL": servers})
+    assert s.nats_url is not None
+    assert nats_servers(s.nats_url) == ["nats://a:4222", "nats://b:4222", "tls://c:4222"]
+
+
+def test_nats_url_malformed_server_one_line_without_password() -> None:
+    """A server in NATS_URL that is not a nats:// URL is named, its password masked."""
+    bad = "nats://a:4222,http://u:hunter2@b:80/x"
+    with pytest.raises(ConfigError) as err:
+        load_settings(Sample, {"REQUIRED_NAME": "x", "NATS_URL": bad})
+    assert "NATS_URL is invalid" in str(err.value)
+    assert "hunter2" not in str(err.value)
