@@ -23,6 +23,7 @@ from neuralbridge.embedders import (
     KeyedEmbedderProfile,
     load_profiles,
 )
+from neuralbridge.messages.datasets import redact_transform_job
 from tests.dataset_transform.helpers import finished, ingest, transform, write_corpus
 from tests.support.fake_embedders import FakeEmbedderServer
 from tests.support.waiting import eventually
@@ -172,3 +173,27 @@ async def test_pool_keeps_at_most_max_clients_least_recent_first() -> None:
         kept = [pool.get(p) for p in keyed[1:]]
         assert pool.get(keyed[-1]) is kept[-1]
         assert pool.get(keyed[0]) is not first
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"embedder": "openai", "dataset": "d"}',
+     b'{"embedder": {"provider": "openai", "model": "m"}}', b"not json at all"],
+)  # fmt: skip
+def test_redact_body_without_key_keeps_bytes(body: bytes) -> None:
+    """A body with no inline key is dead-lettered byte for byte, with no header."""
+    headers: dict[str, str] = {}
+
+    assert dlq.dead_letter_body(body, headers, redact_transform_job) == body
+    assert headers == {}
+
+
+def test_redact_malformed_body_still_masks_key() -> None:
+    """A key inside a body that is not valid JSON is masked all the same."""
+    body = b'{"embedder": {"api_key": "' + SECRET.encode() + b'", "model": '
+    headers: dict[str, str] = {}
+
+    masked = dlq.dead_letter_body(body, headers, redact_transform_job)
+    assert SECRET.encode() not in masked
+    assert b'"api_key": "********"' in masked
+    assert headers == {"X-Dlq-Redacted": "embedder.api_key"}
