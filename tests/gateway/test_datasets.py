@@ -144,7 +144,7 @@ async def test_openai_sdk_embeddings(served: Callable[..., Any]) -> None:
 
 async def test_transform_names_profile_and_refuses_endpoints(served: Callable[..., Any]) -> None:
     """``embedder`` is a profile name; URLs, credentials and unknown names are 400s."""
-    bodies = {
+    bodies: dict[str, dict[str, Any]] = {
         "object": {"embedder": {"provider": "openai", "model": "m",
                                 "base_url": "http://127.0.0.1:9/v1", "credential": "HOME"}},
         "base_url": {"base_url": "http://127.0.0.1:9/v1"},

@@ -69,7 +69,7 @@ async def test_transform_caller_chosen_url_receives_no_key_and_no_text(
     env = stack_env(private_nats.url, database_url, tmp_path)
     async with running_stack(env) as url, httpx.AsyncClient(timeout=30) as http:
         await upload_dataset(http, url, "secrets")
-        statuses = []
+        statuses: list[int] = []
         for attack in _attacks(attacker.base_url):
             body = {"dataset": "secrets", "collection": f"c{len(statuses)}", **attack}
             resp = await http.post(f"{url}/api/transforms", json=body)
