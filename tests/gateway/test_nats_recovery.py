@@ -33,7 +33,7 @@ async def gateway_with_bus(env: dict[str, str]) -> AsyncIterator[tuple[str, Bus]
     async with AsyncExitStack() as stack:
         health = HealthServer("127.0.0.1", 0)
         settings = load_settings(GatewaySettings, env)
-        deps = await open_deps(SERVICE, settings, health, stack, env=env, stop=stop)
+        deps = await open_deps(SERVICE, settings, health, stack, env=env)
         health.mark_started()
         task = asyncio.create_task(SERVICE.main(deps, stop))
         url = f"http://127.0.0.1:{port}"
