@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import nats.errors
 import pytest
@@ -82,13 +87,14 @@ async def test_client_closed_underneath_bus_new_client_resubscribes(own_bus: Bus
 
     await own_bus.subscribe(f"kept.{uid}", cb=on_msg)
     own_bus.on_reconnect(listener)
+    kv = await own_bus.js.create_key_value(bucket=f"RENEW_{uid}")
     old = own_bus.nc
     await old.close()  # as nats-py does after an authorization error
     await eventually(lambda: own_bus.nc is not old and own_bus.connected, timeout=10)
     assert renewed
     await eventually(lambda: _received_after_publish(own_bus, f"kept.{uid}", got), timeout=10)
-    info = await own_bus.js.account_info()  # the same JetStream context, on the new client
-    assert info.streams >= 0
+    await kv.put("after", b"renewed")  # a handle made before works through the new client
+    assert (await kv.get("after")).value == b"renewed"
 
 
 async def test_bus_subscription_unsubscribe_stops_delivery(own_bus: Bus, uid: str) -> None:
@@ -154,3 +160,36 @@ async def test_connect_malformed_server_list_config_error() -> None:
     """A server that is not a nats:// URL is a ConfigError naming NATS_URL."""
     with pytest.raises(ConfigError, match="NATS_URL is invalid"):
         await Bus.connect("nats://127.0.0.1:4222,http://x y", name="bad")
+
+
+async def test_serve_sigterm_while_nats_unreachable_exits_at_once(tmp_path: Path) -> None:
+    """`nb serve` retrying its first NATS connection stops at SIGTERM, exit 0, no wait."""
+    env = {
+        **os.environ,
+        "NATS_URL": "nats://127.0.0.1:1",
+        "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none",
+        "METRICS_PORT": "0",
+        "LOG_LEVEL": "info",
+    }
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(  # noqa: ASYNC220 - a child signalled mid-start
+            [sys.executable, "-m", "neuralbridge.cli.main", "serve", "scheduler"],
+            env=env, cwd=tmp_path, stdout=log_file, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        await asyncio.sleep(3)  # imports done, retrying the connection
+        assert proc.poll() is None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(proc.wait, 20)
+        elapsed = loop.time() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = log_path.read_text()
+    assert code == 0, output
+    assert elapsed < 5
+    assert "stopped_while_starting" in output
