@@ -8,7 +8,7 @@ LOCK := constraints.txt
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup up test lint fmt bench-bus bench-gateway lock clean
+.PHONY: help setup up test fuzz lint fmt bench-bus bench-gateway lock clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +27,10 @@ up: $(STAMP) ## Run the whole system on its embedded default (NATS, PostgreSQL, 
 
 test: $(STAMP) ## Run the test suite against real servers started by the tests
 	$(BIN)/python -m pytest
+
+fuzz: $(STAMP) ## The OpenAPI contract under a long schemathesis run (every check; FUZZ_EXAMPLES, FUZZ_TIME)
+	NB_FUZZ_MAX_EXAMPLES=$${FUZZ_EXAMPLES:-200} NB_FUZZ_MAX_TIME=$${FUZZ_TIME:-900} NB_FUZZ_SEED=$${FUZZ_SEED:-$$RANDOM} \
+		$(BIN)/python -m pytest tests/contract -s -p no:timeout
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check .

@@ -117,7 +117,10 @@ def _kv_status(bus: Bus, run_id: str, status: str) -> Callable[[], Any]:
 async def test_unknown_run_ids_are_404_naming_the_id(
     trainer: Callable[..., Any], trainer_env: dict[str, str]
 ) -> None:
-    """GET, retry and cancel of an id the trainer never saw: 404 with the id in the message."""
+    """GET, retry and cancel of an id the trainer never saw: 404 with the id in the message.
+
+    An id that cannot be a run id (a dot, a star, 4,100 characters) is a 400 naming it.
+    """
     missing = str(uuid.uuid4())
     async with (
         trainer(),
@@ -130,11 +133,14 @@ async def test_unknown_run_ids_are_404_naming_the_id(
             await http.post(f"/api/jobs/{missing}/cancel"),
         ]
         odd = await http.get("/api/jobs/no.such*run")
+        long = await http.get(f"/api/jobs/{'x' * 4100}")
     for resp in answers:
         assert resp.status_code == 404, resp.text
         assert resp.json()["error"]["message"] == f"no job run {missing!r}"
         assert resp.json()["error"]["param"] == "run_id"
-    assert odd.status_code == 404
+    for bad in (odd, long):
+        assert bad.status_code == 400, bad.text  # cannot be a run id: refused before NATS
+        assert bad.json()["error"]["param"] == "run_id"
 
 
 async def test_without_a_trainer_job_endpoints_are_503(trainer_env: dict[str, str]) -> None:

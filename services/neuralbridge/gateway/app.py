@@ -4,21 +4,23 @@ Dependencies reach handlers through ``Provide`` (``proxy``, ``access``,
 ``feedback``, ``bus``, ``health_server``, ``max_body_bytes``); the guard reads
 ``app.state.access``. ``/api/proxy/stream`` (WebSocket) checks keys itself, after
 the upgrade, so a refusal can be an event (see :mod:`~.routes.stream`).
-The OpenAPI document is served at ``/schema`` (``/schema/openapi.json``).
+The OpenAPI document (:mod:`~.contract`) is served at ``/schema`` and
+``/schema/openapi.json``, behind the same API keys as every other route.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.observability.http import HealthServer
-from neuralbridge.gateway.access import Access
+from neuralbridge.gateway.access import Access, require_caller
+from neuralbridge.gateway.contract import ContractJSON
 from neuralbridge.gateway.feedback import FeedbackDesk
 from neuralbridge.gateway.proxy_client import ProxyClient
 from neuralbridge.gateway.responses import EXCEPTION_HANDLERS
@@ -78,5 +80,16 @@ def create_app(parts: GatewayParts) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         state=State({"access": parts.access}),
         request_max_body_size=parts.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="NeuralBridge gateway", version="0.1.0"),
+        openapi_config=OpenAPIConfig(
+            title="NeuralBridge gateway",
+            version="0.1.0",
+            render_plugins=[ContractJSON()],
+            # The document follows the gateway's auth setting, like every other route.
+            openapi_router=Router(
+                "/schema",
+                route_handlers=[],
+                include_in_schema=False,
+                before_request=require_caller,
+            ),
+        ),
     )

@@ -23,16 +23,18 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Annotated, Any
 
 import msgspec
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.errors import BucketNotFoundError
+from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
 
 from neuralbridge.cli.datasets import SUPPORTED, _kv_state, transforms_create
 from neuralbridge.core.bus import Bus
+from neuralbridge.core.schemas import Message, encode
 from neuralbridge.core.subjects import (
     DATASET_QUERY_SUBJECT,
     TRANSFORMS_KV,
@@ -51,6 +53,7 @@ from neuralbridge.gateway.embeddings import (
 )
 from neuralbridge.gateway.errors import (
     InvalidRequestError,
+    RequestRejectedError,
     UnknownRequestError,
     UpstreamFailedError,
     UpstreamTimeoutError,
@@ -198,8 +201,30 @@ async def upload(
             custom_metadata=dict(metadata),
         )  # fmt: skip
         await bus.publish(ingest_subject(dataset), job, msg_id=f"ingest:{upload_id}")
+        pending = IngestState(
+            upload_id=upload_id, dataset=dataset, filename=name, status="pending",
+            updated_at=_now(),
+        )  # fmt: skip
+        await _record_pending(bus, UPLOADS_KV, upload_id, pending)
         accepted.append(Upload(upload_id=upload_id, filename=name))
     return accepted
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+async def _record_pending(bus: Bus, bucket: str, key: str, state: Message) -> None:
+    """Make an accepted job's state readable at once (``pending``) until the worker writes it.
+
+    ``create`` only: when the worker was quicker, its state stays. Without the
+    bucket (the worker never started) the job waits in its stream, unreported.
+    """
+    try:
+        kv = await bus.js.key_value(bucket)
+        await kv.create(key, encode(state))
+    except (BucketNotFoundError, KeyWrongLastSequenceError):
+        return
 
 
 async def _state(bus: Bus, bucket: str, key: str, kind: type[Any], what: str) -> Any:
@@ -244,7 +269,7 @@ async def start_transform(bus: Bus, data: TransformInput) -> TransformAccepted:
         raise InvalidRequestError("chunk_index needs source_file", param="chunk_index")
     names = await _profile_names(bus)
     if names is not None and data.embedder not in names:
-        raise InvalidRequestError(
+        raise RequestRejectedError(
             f"unknown embedder profile {data.embedder!r}; configured: {', '.join(names)}",
             code="unknown_embedder_profile", param="embedder",
         )  # fmt: skip
@@ -253,6 +278,11 @@ async def start_transform(bus: Bus, data: TransformInput) -> TransformAccepted:
         embedder=data.embedder, source_file=data.source_file,
         chunk_index=data.chunk_index, switch_alias=data.switch_alias,
     )  # fmt: skip
+    pending = TransformState(
+        transform_id=transform_id, dataset=data.dataset, collection=data.collection,
+        status="pending", updated_at=_now(),
+    )  # fmt: skip
+    await _record_pending(bus, TRANSFORMS_KV, transform_id, pending)
     return TransformAccepted(transform_id=transform_id)
 
 

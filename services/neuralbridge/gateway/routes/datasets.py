@@ -17,7 +17,7 @@ from typing import Any
 from litestar import Request, Router, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath
 
 from neuralbridge.core.bus import Bus
 from neuralbridge.gateway.access import require_admin
@@ -34,6 +34,7 @@ from neuralbridge.gateway.datasets import (
     upload,
 )
 from neuralbridge.gateway.errors import InvalidRequestError
+from neuralbridge.gateway.jsonbody import declare_body, read_json
 from neuralbridge.messages.datasets import IngestState, TransformState
 
 __all__ = ["datasets_router"]
@@ -66,10 +67,10 @@ async def get_upload(upload_id: FromPath[str], bus: NamedDependency[Bus]) -> Ing
 
 @post("/transforms", status_code=202, summary="Embed a dataset into a collection")
 async def create_transform(
-    data: JSONBody[TransformInput], bus: NamedDependency[Bus]
+    request: Request[Any, Any, Any], bus: NamedDependency[Bus]
 ) -> TransformAccepted:
     """Queue a TransformJob (the local all-MiniLM-L6-v2 unless ``embedder`` is given)."""
-    return await start_transform(bus, data)
+    return await start_transform(bus, await read_json(request, TransformInput))
 
 
 @get("/transforms/{transform_id:str}", summary="A transform's live state")
@@ -83,6 +84,8 @@ async def get_datasets(bus: NamedDependency[Bus]) -> list[dict[str, Any]]:
     """As the dataset-transform worker reports them."""
     return await list_datasets(bus)
 
+
+declare_body("post", "/api/transforms", TransformInput)
 
 datasets_router = Router(
     path="/api",

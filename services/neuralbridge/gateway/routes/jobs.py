@@ -12,20 +12,21 @@ state is its key in KV ``trainer_runs``, and a cancellation is a key in KV
 * ``POST /api/jobs/{run_id}/retry`` — 202 with the new run's id.
 * ``POST /api/jobs/{run_id}/cancel?reason=...`` — 202; the run ends ``cancelled``.
 
-An unknown run id is 404 naming it; a run that cannot be retried or cancelled
-in its current status is 409 saying why; no trainer subscribed is 503, a
-trainer that does not answer in time 504.
+A run id that cannot be one (letters, digits, ``_`` and ``-``, at most 64) is
+400 naming ``run_id`` before anything is asked of NATS; an unknown run id is
+404 naming it; a run that cannot be retried or cancelled in its current status
+is 409 saying why; no trainer subscribed is 503, a trainer that does not
+answer in time 504.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, TypeVar
 
 import msgspec
 from litestar import Router, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, Parameter
+from litestar.params import Parameter
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
@@ -61,7 +62,11 @@ __all__ = ["CancelAccepted", "JobConflictError", "RetryAccepted", "jobs_router"]
 
 R = TypeVar("R", bound=Message)
 
-_RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_RUN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+#: A run id in a path: one that cannot be a run id is a 400 naming ``run_id``, before NATS.
+RunId = Annotated[
+    str, Parameter(pattern=_RUN_ID_PATTERN, description="a job run id", max_length=64)
+]
 #: How long the gateway waits for the trainer's answer (seconds).
 TRAINER_TIMEOUT = 10.0
 
@@ -110,8 +115,6 @@ async def _bucket(bus: Bus, name: str) -> KeyValue:
 
 async def _run_state(bus: Bus, run_id: str) -> JobRunState:
     unknown = UnknownRequestError(f"no job run {run_id!r}", code="unknown_run", param="run_id")
-    if not _RUN_ID.match(run_id):
-        raise unknown
     runs = await _bucket(bus, TRAINER_RUNS_KV)
     try:
         entry = await runs.get(run_id)
@@ -143,16 +146,14 @@ async def get_failed(
 
 
 @get("/{run_id:str}", summary="A job run's live state")
-async def get_run(run_id: FromPath[str], bus: NamedDependency[Bus]) -> JobRunState:
+async def get_run(run_id: RunId, bus: NamedDependency[Bus]) -> JobRunState:
     """Status, progress, step and error as the trainer last recorded them."""
     return await _run_state(bus, run_id)
 
 
 @post("/{run_id:str}/retry", status_code=202, summary="Run a failed or cancelled run again")
-async def retry_run(run_id: FromPath[str], bus: NamedDependency[Bus]) -> RetryAccepted:
+async def retry_run(run_id: RunId, bus: NamedDependency[Bus]) -> RetryAccepted:
     """A new manual run of the same job, queue, config and time limit."""
-    if not _RUN_ID.match(run_id):
-        raise UnknownRequestError(f"no job run {run_id!r}", code="unknown_run", param="run_id")
     reply = await _ask(f"{TRAINER_COMMAND_SUBJECT}.retry", bus, RetryRun(run_id=run_id), RetryReply)
     message = reply.error or f"run {run_id} cannot be retried"
     match reply.code:
@@ -172,7 +173,7 @@ async def retry_run(run_id: FromPath[str], bus: NamedDependency[Bus]) -> RetryAc
 
 @post("/{run_id:str}/cancel", status_code=202, summary="Stop a run at its next progress step")
 async def cancel_run(
-    run_id: FromPath[str],
+    run_id: RunId,
     bus: NamedDependency[Bus],
     reason: Annotated[str, Parameter(min_length=1, max_length=500)] = "cancelled through the API",
 ) -> CancelAccepted:

@@ -2,12 +2,15 @@
 
 The gateway asks the trainer (``trainer.query.report``, request/reply) and
 returns the stored :class:`LearningReport` — the latest week's without
-``week``. 400 names ``week`` when it is not an ISO week, 404 when no report is
-stored for it, 503 when no trainer is answering, 504 when it did not answer
-within :data:`REPORT_TIMEOUT_SECONDS`.
+``week``. 400 names ``week`` when it is not written ``YYYY-Www`` (:data:`WEEK_PATTERN`,
+the OpenAPI document's pattern), 404 when no report is stored for it (a week
+its year does not have, such as 2025-W53, has none), 503 when no trainer is
+answering, 504 when it did not answer within :data:`REPORT_TIMEOUT_SECONDS`.
 """
 
 from __future__ import annotations
+
+import re
 
 from litestar import Router, get
 from litestar.di import NamedDependency
@@ -34,7 +37,10 @@ from neuralbridge.messages.learning import (
     parse_week,
 )
 
-__all__ = ["REPORT_TIMEOUT_SECONDS", "fetch_report", "learning_router"]
+__all__ = ["REPORT_TIMEOUT_SECONDS", "WEEK_PATTERN", "fetch_report", "learning_router"]
+
+#: An ISO week as ``week`` takes it: years 1000-9999, weeks 01-53.
+WEEK_PATTERN = r"^[1-9][0-9]{3}-W(?:0[1-9]|[1-4][0-9]|5[0-3])$"
 
 #: How long the gateway waits for the trainer's answer.
 REPORT_TIMEOUT_SECONDS = 10.0
@@ -43,10 +49,14 @@ REPORT_TIMEOUT_SECONDS = 10.0
 async def fetch_report(bus: Bus, week: str | None, *, timeout: float) -> LearningReport:
     """Ask the trainer for ``week``'s report (the latest when None); map failures to HTTP."""
     if week is not None:
+        if not re.fullmatch(WEEK_PATTERN, week):
+            raise InvalidRequestError(
+                f"week must be YYYY-Www (e.g. 2026-W47), not {week!r}", param="week"
+            )
         try:
             parse_week(week)
         except ValueError as exc:
-            raise InvalidRequestError(str(exc), param="week") from None
+            raise UnknownRequestError(str(exc), code="report_not_found", param="week") from None
     subject = f"{TRAINER_QUERY_SUBJECT}.report"
     try:
         msg = await bus.nc.request(subject, encode(LearningReportQuery(week=week)), timeout)

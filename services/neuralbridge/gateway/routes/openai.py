@@ -13,12 +13,12 @@ from typing import Any
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
 from litestar.response import Stream
 
 from neuralbridge.core.bus import Bus
 from neuralbridge.gateway.access import caller_of, require_caller
 from neuralbridge.gateway.datasets import EmbeddingList, EmbeddingsRequest, embed
+from neuralbridge.gateway.jsonbody import declare_body, read_json
 from neuralbridge.gateway.openai_wire import MODELS, ChatRequest, Model, ModelList, completion
 from neuralbridge.gateway.proxy_client import ProxyClient
 from neuralbridge.gateway.sse import chat_events
@@ -31,14 +31,13 @@ EMBED_TIMEOUT = 60.0
 
 @post("/chat/completions", status_code=200, summary="OpenAI chat completion (plain or SSE)")
 async def chat_completions(
-    data: JSONBody[ChatRequest],
-    proxy: NamedDependency[ProxyClient],
-    request: Request[Any, Any, Any],
+    proxy: NamedDependency[ProxyClient], request: Request[Any, Any, Any]
 ) -> Response[Any]:
     """The last user message, answered by the pipeline, in OpenAI's format.
 
     One dependency only: Litestar resolves two or more in a task group per request.
     """
+    data = await read_json(request, ChatRequest)
     ask = data.to_ask()
     caller = caller_of(request)
     if not data.stream:
@@ -60,10 +59,13 @@ def models() -> ModelList:
 
 
 @post("/embeddings", status_code=200, summary="OpenAI embeddings (local all-MiniLM-L6-v2)")
-async def embeddings(data: JSONBody[EmbeddingsRequest], bus: NamedDependency[Bus]) -> EmbeddingList:
+async def embeddings(request: Request[Any, Any, Any], bus: NamedDependency[Bus]) -> EmbeddingList:
     """One 384-dimensional vector per input, from the dataset-transform worker."""
-    return await embed(bus, data, timeout=EMBED_TIMEOUT)
+    return await embed(bus, await read_json(request, EmbeddingsRequest), timeout=EMBED_TIMEOUT)
 
+
+declare_body("post", "/v1/chat/completions", ChatRequest)
+declare_body("post", "/v1/embeddings", EmbeddingsRequest)
 
 openai_router = Router(
     path="/v1", route_handlers=[chat_completions, models, embeddings],

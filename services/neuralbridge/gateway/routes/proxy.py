@@ -7,12 +7,12 @@ from typing import Any
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
 
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.observability.http import HealthServer
 from neuralbridge.gateway.access import caller_of, require_caller
 from neuralbridge.gateway.health import HealthReport, check_health
+from neuralbridge.gateway.jsonbody import declare_body, read_json
 from neuralbridge.gateway.proxy_client import ProxyClient
 from neuralbridge.gateway.queries import QueryAnswer, QueryInput
 from neuralbridge.gateway.stats import ProxyStats, read_stats
@@ -22,10 +22,11 @@ __all__ = ["proxy_router"]
 
 @post("/query", status_code=200, summary="Ask the proxy a question")
 async def query(
-    data: JSONBody[QueryInput], proxy: NamedDependency[ProxyClient], request: Request[Any, Any, Any]
+    proxy: NamedDependency[ProxyClient], request: Request[Any, Any, Any]
 ) -> QueryAnswer:
     """Answer ``query`` through cache → RAG → LLM → guardrails → API B."""
     started = time.monotonic()
+    data = await read_json(request, QueryInput)
     answer = await proxy.answer(data.to_ask(), caller_of(request))
     return QueryAnswer.from_answer(answer, latency_ms=round((time.monotonic() - started) * 1000, 2))
 
@@ -44,6 +45,8 @@ def stats() -> ProxyStats:
     """Cache hits, latency per provider, confidence, fallback rate, guardrail blocks."""
     return read_stats()
 
+
+declare_body("post", "/api/proxy/query", QueryInput)
 
 proxy_router = Router(
     path="/api/proxy", route_handlers=[query, health, stats], before_request=require_caller,
