@@ -74,6 +74,23 @@ async def test_publish_to_overlong_subject_reconnect_listener_called(own_bus: Bu
     assert await _pings(own_bus)
 
 
+async def test_subscribe_to_overlong_subject_connection_not_lost_for_good(
+    own_bus: Bus, uid: str
+) -> None:
+    """A SUB the server refuses is dropped, not re-sent on every reconnection forever."""
+    got: list[bytes] = []
+
+    async def on_msg(msg: Msg) -> None:
+        got.append(msg.data)
+
+    await own_bus.nc.subscribe(f"fine.{uid}", cb=on_msg)
+    await own_bus.nc.subscribe(LONG_SUBJECT, cb=on_msg)
+    await eventually(lambda: _pings(own_bus), timeout=10)
+    await asyncio.sleep(2)  # a re-sent oversized SUB would have closed it again by now
+    assert await _pings(own_bus)
+    await eventually(lambda: _received_after_publish(own_bus, f"fine.{uid}", got), timeout=10)
+
+
 async def test_client_closed_underneath_bus_new_client_resubscribes(own_bus: Bus, uid: str) -> None:
     """A client closed for good is replaced; a bus subscription gets messages again."""
     got: list[bytes] = []

@@ -36,6 +36,8 @@ ClientEvents = Callable[[Client], dict[str, Any]]
 """Builds the ``*_cb`` keyword arguments of ``Client.connect`` for one client."""
 
 CONNECT_ERRORS = (OSError, nats.errors.Error, TimeoutError)
+CONTROL_LINE_EXCEEDED = "maximum control line exceeded"
+MAX_CONTROL_LINE = 4096  # nats-server's default max_control_line
 
 
 class RecoveringClient(Client):
@@ -53,7 +55,22 @@ class RecoveringClient(Client):
             return
         reason = err_msg.strip().strip("'")[:120]
         log.warning("nats_server_error_reconnecting", error=reason)
+        if CONTROL_LINE_EXCEEDED in err_msg:
+            self._drop_oversized_subscriptions()
         await self._process_op_err(nats.errors.Error(f"nats: {reason}"))
+
+    def _drop_oversized_subscriptions(self) -> None:
+        """Forget subscriptions whose SUB line the server refuses.
+
+        nats-py sends every subscription again after reconnecting: one whose
+        subject is over the server's control line would close each new connection.
+        """
+        for sid, sub in list(self._subs.items()):
+            line = len(f"SUB {sub.subject} {sub.queue} {sid}\r\n")
+            if line > MAX_CONTROL_LINE:
+                self._remove_sub(sid)
+                sub._stop_processing()
+                log.warning("nats_subscription_dropped", subject_length=len(sub.subject))
 
 
 async def open_client(
@@ -71,7 +88,7 @@ async def open_client(
             name=name,
             connect_timeout=2,
             allow_reconnect=False,
-            reconnect_time_wait=0.5,
+            reconnect_time_wait=1,
             max_reconnect_attempts=1,  # this attempt tries each server at most twice
             ping_interval=10,
             max_outstanding_pings=3,
