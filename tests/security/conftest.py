@@ -1,4 +1,4 @@
-"""The attacks run against the real gateway and pipeline: their fixtures, shared here."""
+"""The attacks run against the real services: the gateway's, pipeline's and trainer's fixtures."""
 
 from __future__ import annotations
 
@@ -10,5 +10,19 @@ from tests.gateway.conftest import (
     primary,
     serve,
 )
+from tests.trainer.conftest import client_bus, clock, db, trainer, trainer_env, trainer_nats
 
-__all__ = ["fallback", "pipeline", "pipeline_env", "pipeline_nats", "primary", "serve"]
+__all__ = [
+    "client_bus",
+    "clock",
+    "db",
+    "fallback",
+    "pipeline",
+    "pipeline_env",
+    "pipeline_nats",
+    "primary",
+    "serve",
+    "trainer",
+    "trainer_env",
+    "trainer_nats",
+]

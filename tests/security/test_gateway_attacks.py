@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -20,6 +21,9 @@ import httpx
 from prometheus_client import REGISTRY, generate_latest
 from websockets.asyncio.client import connect
 
+from neuralbridge.core.bus import Bus
+from neuralbridge.core.embedded import EmbeddedNats
+from neuralbridge.core.subjects import QUERY_LOGS_STREAM
 from tests.gateway.conftest import TEST_PII_HASH_KEY
 from tests.support.fake_llm import FakeLLMServer
 
@@ -171,3 +175,26 @@ async def test_caller_chosen_model_never_becomes_a_metric_label(
         answer = await http.post(f"{url}/api/proxy/query", json=body)
     assert answer.status_code == 200
     assert chosen not in generate_latest(REGISTRY).decode()
+
+
+async def test_session_id_and_user_never_reach_query_logs_raw(
+    serve: Callable[..., Any], pipeline_nats: EmbeddedNats
+) -> None:
+    """A session id or OpenAI ``user`` holding PII is stored only as a keyed hash (M3)."""
+    email, phone = "maria.silva@example.com", "+55 11 91234-5678"
+    query = {"query": "Who founded Acme Rockets?", "session_id": email}
+    chat = {"model": "neuralbridge", "user": phone,
+            "messages": [{"role": "user", "content": "Who founded Acme Rockets?"}]}  # fmt: skip
+    async with serve() as url, httpx.AsyncClient(timeout=30) as http:
+        assert (await http.post(f"{url}/api/proxy/query", json=query)).status_code == 200
+        assert (await http.post(f"{url}/v1/chat/completions", json=chat)).status_code == 200
+    bus = await Bus.connect(pipeline_nats.url, name="query-log-reader")
+    try:
+        logged = [await bus.js.get_msg(QUERY_LOGS_STREAM, seq) for seq in (1, 2)]
+    finally:
+        await bus.close()
+    sessions = [json.loads(m.data)["session_id"] for m in logged]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", s) for s in sessions), sessions
+    for message in logged:
+        assert email.encode() not in message.data
+        assert b"91234" not in message.data

@@ -74,35 +74,3 @@ async def test_query_logs_arrive_in_a_batch_and_are_stored_once(
                         "chunk_index": 2, "score": 0.75}]  # fmt: skip
     assert rows[ids[9]]["latency_ms"] == 19.0
     assert rows[ids[9]]["session_id"] == "s0"
-
-
-async def test_event_postgres_refuses_goes_to_dlq_once_and_others_are_stored(
-    trainer: Callable[..., Any], client_bus: Bus, db: asyncpg.Pool
-) -> None:
-    """A query log holding a NUL character is dead-lettered at once, never retried forever."""
-    await declare_all(client_bus.js)
-    good, bad = request_id(), request_id()
-    for rid, session in ((good, "plain"), (bad, "nul\x00byte")):
-        event = QueryLogged(
-            request_id=rid, session_id=session, query="q", answer="a", provider="openai",
-            model="m", confidence=0.5, fallback_used=False, fallback_reason=None, cached=False,
-            latency_ms=1.0, logged_at=NOW.timestamp(),
-        )  # fmt: skip
-        await client_bus.publish(query_log_subject(rid), event)
-    async with trainer():
-
-        async def dead_lettered() -> bool:
-            info = await client_bus.js.stream_info(f"DLQ_{QUERY_LOGS_STREAM}")
-            return info.state.messages == 1
-
-        await eventually(dead_lettered, timeout=20)
-        consumer = await client_bus.js.consumer_info(QUERY_LOGS_STREAM, "trainer-query-logs")
-    letter = await client_bus.js.get_msg(f"DLQ_{QUERY_LOGS_STREAM}", 1)
-    assert consumer.num_ack_pending == 0  # terminated, not waiting for a retry
-    assert letter.headers is not None
-    assert letter.headers["X-Dlq-Error-Class"] == "PayloadError"
-    assert letter.headers["X-Dlq-Original-Subject"] == query_log_subject(bad)
-    assert bad in letter.data.decode()  # the body byte for byte: replayable
-    stored = {r["request_id"] for r in await db.fetch("SELECT request_id FROM query_logs")}
-    assert good in stored
-    assert bad not in stored
