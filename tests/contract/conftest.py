@@ -1,0 +1,96 @@
+"""`nb up` as a user runs it, for tests that judge the whole stack from outside.
+
+:func:`nb_up` starts ``nb up`` in its own data dir on free ports with the given
+extra environment, waits until every service is ready, yields the gateway's URL
+and stops it (SIGTERM) afterwards. ``fakes`` are an OpenAI and an Ollama server
+speaking the real wire formats, for the providers the stack is pointed at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from neuralbridge.core.embedded import free_port
+from tests.gateway.conftest import TEST_PII_HASH_KEY
+from tests.support.fake_llm import FakeLLMServer
+
+ADMIN_KEY = "nb-contract-admin-key-0123456789"
+USER_KEY = "nb-contract-user-key-0123456789"
+OTHER_USER_KEY = "nb-contract-other-user-key-0123456789"
+ANSWER = "Acme Rockets was founded in 1990 by Jane Doe."
+
+
+def digest(key: str) -> str:
+    """The sha256 hex digest the gateway is configured with for ``key``."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+#: User and admin keys, as an operator configures them.
+KEYS = {
+    "GATEWAY_API_KEY_HASHES": f"{digest(USER_KEY)},{digest(OTHER_USER_KEY)}",
+    "GATEWAY_ADMIN_KEY_HASHES": digest(ADMIN_KEY),
+}
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - local test URL
+            return int(resp.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+    except OSError:
+        return 0
+
+
+@pytest.fixture
+async def fakes() -> AsyncIterator[tuple[FakeLLMServer, FakeLLMServer]]:
+    """An OpenAI and an Ollama fake."""
+    openai = await FakeLLMServer("openai", answer=ANSWER).start()
+    ollama = await FakeLLMServer("ollama", answer=ANSWER).start()
+    yield openai, ollama
+    await openai.close()
+    await ollama.close()
+
+
+@asynccontextmanager
+async def nb_up(data: Path, env: dict[str, str]) -> AsyncIterator[str]:
+    """`nb up` with ``env`` over a clean environment; the gateway's URL once all are ready."""
+    metrics, gateway = free_port(), free_port()
+    clean = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith(("NATS_", "DATABASE_", "QDRANT_", "GATEWAY_", "PII_"))
+    }  # fmt: skip
+    clean |= {
+        "NB_DATA_DIR": str(data / "nb"), "METRICS_PORT": str(metrics),
+        "GATEWAY_PORT": str(gateway), "BIND_HOST": "127.0.0.1", "NB_PG_FAST": "1",
+        "PII_HASH_KEY": TEST_PII_HASH_KEY, "LOG_LEVEL": "warning", "NB_ENV_FILE": os.devnull,
+        **env,
+    }  # fmt: skip
+    log_path = data / "up.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, polled over HTTP
+            [sys.executable, "-m", "neuralbridge.cli.main", "up"],
+            env=clean, cwd=data, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        for _ in range(900):
+            if await asyncio.to_thread(_status, f"http://127.0.0.1:{metrics}/readyz") == 200:
+                break
+            assert proc.poll() is None, log_path.read_text()
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("nb up did not become ready:\n" + log_path.read_text())
+        yield f"http://127.0.0.1:{gateway}"
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 60)
