@@ -121,6 +121,37 @@ async def test_pii_in_query_reaches_no_llm_cache_row_or_query_log(
         assert CARD.replace(" ", "") not in text
 
 
+async def test_pii_kept_in_prompts_only_when_operator_says_so_and_never_stored(
+    pipeline: Callable[..., Any],
+    gateway: Gateway,
+    primary: FakeLLMServer,
+    pipeline_env: dict[str, str],
+) -> None:
+    """PII_REDACT_LLM_INPUT=false: the LLM gets the email; logs, sessions and cache do not."""
+    query = f"My email is {EMAIL}. {QUESTION}"
+    async with pipeline(PII_REDACT_LLM_INPUT="false"):
+        first = final(await gateway.ask(query, session_id="raw-1"))
+        second = final(await gateway.ask(query, session_id="raw-2"))
+    assert isinstance(first, ProxyAnswer)
+    assert isinstance(second, ProxyAnswer)
+    assert not second.cached  # an answer to unredacted PII is never shared through the cache
+    sent = msgspec.json.encode([r.body for r in primary.requests]).decode()
+    assert sent.count(EMAIL) == 2
+    conn = await asyncpg.connect(pipeline_env["DATABASE_URL"])
+    try:
+        rows = await conn.fetch("SELECT cache_key FROM proxy_pipeline.response_cache")
+    finally:
+        await conn.close()
+    assert rows == []
+    logged = await gateway.bus.js.get_last_msg("QUERY_LOGS", "query.logs.>")
+    assert EMAIL not in (logged.data or b"").decode()
+    assert "[EMAIL]" in decode(logged.data or b"", QueryLogged).query
+    sessions = SessionStore(await gateway.bus.js.key_value("proxy_sessions"), max_turns=5)
+    history = await sessions.history("raw-1")
+    assert history
+    assert all(EMAIL not in turn.content for turn in history)
+
+
 def said(role: str, content: str) -> HistoryMessage:
     """One message of a conversation the client keeps."""
     return HistoryMessage(role=role, content=content)  # type: ignore[arg-type]

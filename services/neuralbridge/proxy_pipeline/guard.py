@@ -42,11 +42,19 @@ __all__ = ["ScreenedQuery", "count_findings", "screen_query"]
 
 @dataclass(frozen=True, slots=True)
 class ScreenedQuery:
-    """The query (and the client's history, if sent) as the rest of the pipeline may see it."""
+    """The query (and the client's history, if sent) as the rest of the pipeline may see it.
+
+    ``text`` and ``history`` are redacted: what is stored, logged, cached and
+    published. ``prompt_text`` and ``prompt_history`` are what the LLM provider
+    is sent: the same, unless the operator keeps PII in prompts
+    (``PII_REDACT_LLM_INPUT=false``), when they are sanitised but not redacted.
+    """
 
     text: str
     findings: list[GuardrailFinding]
     history: list[ChatMessage] | None = None
+    prompt_text: str = ""
+    prompt_history: list[ChatMessage] | None = None
 
 
 def screen_query(
@@ -56,8 +64,12 @@ def screen_query(
     injection_threshold: float,
     history: Sequence[HistoryMessage] | None = None,
     max_turns: int = 5,
+    redact_prompt: bool = True,
 ) -> ScreenedQuery:
     """Sanitise, check and redact ``query``, and the last ``max_turns`` turns of ``history``.
+
+    With ``redact_prompt`` False, the prompt texts are the sanitised, unredacted
+    ones (never remembered: the screening memo holds redacted text only).
 
     A turn is a user message and what follows it up to the next user message;
     history messages that are empty once sanitised are dropped. Findings count
@@ -76,7 +88,31 @@ def screen_query(
     screened = None
     if history is not None:
         screened = _screen_history(history, max_turns, max_chars, injection_threshold, kinds)
-    return ScreenedQuery(text=text, findings=count_findings("input", kinds), history=screened)
+    prompt_text, prompt_history = text, screened
+    if not redact_prompt:  # every text already passed its checks above
+        prompt_text = _sanitized(query, max_chars)
+        if history is not None:
+            prompt_history = _sanitized_history(history, max_turns, max_chars)
+    return ScreenedQuery(
+        text=text, findings=count_findings("input", kinds), history=screened,
+        prompt_text=prompt_text, prompt_history=prompt_history,
+    )  # fmt: skip
+
+
+def _sanitized(text: str, max_chars: int) -> str:
+    return sanitize_input(text, max_chars=max_chars).text.strip()
+
+
+def _sanitized_history(
+    history: Sequence[HistoryMessage], max_turns: int, max_chars: int
+) -> list[ChatMessage]:
+    starts = [i for i, message in enumerate(history) if message.role == "user"]
+    kept = history[starts[-max_turns] :] if len(starts) > max_turns else history
+    return [
+        ChatMessage(role=message.role, content=clean)
+        for message in kept
+        if (clean := _sanitized(message.content, max_chars))
+    ]
 
 
 def _screen_history(

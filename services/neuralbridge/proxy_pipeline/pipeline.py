@@ -46,7 +46,7 @@ from neuralbridge.proxy_pipeline.experiments import Assignment, ExperimentBook
 from neuralbridge.proxy_pipeline.generation import Generator
 from neuralbridge.proxy_pipeline.guard import screen_query
 from neuralbridge.proxy_pipeline.llms import LLMPool
-from neuralbridge.proxy_pipeline.prompt import build_request
+from neuralbridge.proxy_pipeline.prompt import Prompt, build_request
 from neuralbridge.proxy_pipeline.replies import Replier
 from neuralbridge.proxy_pipeline.retrieval import Retriever
 from neuralbridge.proxy_pipeline.sessions import SessionStore, Turn
@@ -126,7 +126,7 @@ class ProxyHandler:
             screened = screen_query(
                 request.query, max_chars=s.max_input_chars,
                 injection_threshold=s.injection_threshold, history=request.history,
-                max_turns=s.session_max_turns,
+                max_turns=s.session_max_turns, redact_prompt=s.pii_redact_llm_input,
             )  # fmt: skip
         try:
             profile = self._p.llms.profile_for(request)
@@ -141,16 +141,19 @@ class ProxyHandler:
         history = screened.history
         if history is None:
             history = await self._history(request.session_id)
+        prompt = Prompt(
+            redacted=screened.text, question=screened.prompt_text or screened.text,
+            history=history if screened.prompt_history is None else screened.prompt_history,
+            redacted_history=history,
+        )  # fmt: skip
         key = cache_key(
             screened.text, profile, request.temperature, namespace,
             conversation_for_key(screened.text, history),
         )  # fmt: skip
         fresh: tuple[str, CachedAnswer] | None = None
-        hit, cached = await self._cached_or_generated(
-            request, key, screened.text, history, profile, replier, ab
-        )
+        hit, cached = await self._cached_or_generated(request, key, prompt, profile, replier, ab)
         if not cached:
-            if hit.confidence >= s.confidence_threshold:
+            if hit.confidence >= s.confidence_threshold and prompt.cacheable:
                 self._p.cache.remember(key, hit)  # persisted after the reply (after_reply)
                 fresh = (key, hit)
         elif request.stream:
@@ -164,13 +167,14 @@ class ProxyHandler:
         self,
         request: ProxyRequest,
         key: str,
-        question: str,
-        history: list[ChatMessage],
+        prompt: Prompt,
         profile: LLMProfile,
         replier: Replier,
         ab: Assignment | None,
     ) -> tuple[CachedAnswer, bool]:
         """The cache hit (``True``), or a generated answer (``False``)."""
+        if not prompt.cacheable:
+            return await self._generate(request, prompt, profile, replier, ab=ab), False
         with m.stage("cache"):
             hit = self._p.cache.get_remembered(key)
         if hit is not None:
@@ -179,7 +183,7 @@ class ProxyHandler:
             hit = await self._p.cache.get_persisted(key)
         if hit is not None:
             return hit, True
-        generated = await self._generate(request, question, history, profile, replier, ab=ab)
+        generated = await self._generate(request, prompt, profile, replier, ab=ab)
         return generated, False
 
     async def _history(self, session_id: str) -> list[ChatMessage]:
@@ -191,16 +195,16 @@ class ProxyHandler:
     async def _generate(
         self,
         request: ProxyRequest,
-        question: str,
-        history: list[ChatMessage],
+        prompt: Prompt,
         profile: LLMProfile,
         replier: Replier,
         *,
         ab: Assignment | None = None,
     ) -> CachedAnswer:
+        question = prompt.question
         with m.stage("retrieval"):
-            sources = await self._p.retriever.search(question)
-        chat = build_request(question, sources, history, temperature=request.temperature)
+            sources = await self._p.retriever.search(prompt.redacted)
+        chat = build_request(question, sources, prompt.history, temperature=request.temperature)
         if ab is not None:
             chat = ab.instruct(chat)
         generated = await self._generator.generate(

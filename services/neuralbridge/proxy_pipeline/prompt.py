@@ -3,17 +3,42 @@
 The passages follow the convention of :mod:`neuralbridge.llm.passages`, so the
 offline extractive provider can answer from them and real models cite them the
 same way. History comes before the question as alternating user/assistant
-turns (already redacted when they were stored).
+turns (already redacted when they were stored). :class:`Prompt` is what one
+request asks the LLM, beside its redacted form.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from neuralbridge.llm import ChatMessage, ChatRequest, format_passage
 from neuralbridge.messages.proxy import SourceRef
 
-__all__ = ["build_request"]
+__all__ = ["Prompt", "build_request"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prompt:
+    """What the LLM is asked (``question``, ``history``) and its redacted form.
+
+    They differ only when the operator keeps PII in prompts
+    (``PII_REDACT_LLM_INPUT=false``) and the texts held some: such an answer is
+    neither looked up in nor added to the cache, whose keys and entries are
+    shared by every caller and hold redacted text only. Retrieval always
+    searches with the redacted question.
+    """
+
+    redacted: str
+    question: str
+    history: list[ChatMessage]
+    redacted_history: list[ChatMessage]
+
+    @property
+    def cacheable(self) -> bool:
+        """Whether the prompt is its redacted form (no unredacted PII in it)."""
+        return self.question == self.redacted and self.history == self.redacted_history
+
 
 _WITH_SOURCES = (
     "You are a helpful assistant. Answer the question using the passages below and cite "

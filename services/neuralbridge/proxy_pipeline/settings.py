@@ -51,6 +51,9 @@ class ProxyPipelineSettings(CommonSettings, frozen=True, kw_only=True):
     #: would cap the whole proxy at 10 questions per second.
     rag_embedder_requests_per_second: Annotated[float, msgspec.Meta(gt=0)] = 50.0
     max_input_chars: Positive = 8000
+    #: Redact PII in what the LLM providers are sent (stored, logged and published text
+    #: is redacted whatever this says).
+    pii_redact_llm_input: bool = True
     injection_threshold: Share = 0.5
     confidence_threshold: Share = 0.35
     #: Confidence of an answer given with no retrieved passages to ground it.
