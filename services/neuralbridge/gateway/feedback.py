@@ -38,8 +38,7 @@ class FeedbackInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """A score for the answer to ``request_id``."""
 
     request_id: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F-]{32,36}$")]
-    #: A whole number 1-5; ``4.0`` is the same score as ``4`` (JSON does not tell them apart).
-    score: Annotated[float, msgspec.Meta(ge=1, le=5, multiple_of=1)]
+    score: Annotated[int, msgspec.Meta(ge=1, le=5)]
     comment: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
 
 
@@ -74,7 +73,7 @@ class FeedbackDesk:
         await self._require_answer(given.request_id)
         comment = redact(given.comment).text if given.comment else None
         event = FeedbackGiven(
-            request_id=given.request_id, score=int(given.score), comment=comment,
+            request_id=given.request_id, score=given.score, comment=comment,
             given_at=datetime.now(UTC),
         )  # fmt: skip
         updated = await self._exists(given.request_id)
