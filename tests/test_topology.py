@@ -111,3 +111,17 @@ async def test_readiness_reports_failing_dependency() -> None:
     assert result == {
         "nats": "ok", "postgres": "ConnectionRefusedError: postgres is not answering",
     }  # fmt: skip
+
+
+async def test_readiness_reason_never_shows_a_credential() -> None:
+    """A failing check whose error names a URL with its password is reported masked."""
+    health = HealthServer("127.0.0.1", 0)
+
+    async def down() -> None:
+        raise ConnectionError("cannot reach postgresql://postgres:s3cret-pw@db:5432/nb")
+
+    health.add_check("postgres", down)
+    health.mark_started()
+    reason = (await health.readiness())["postgres"]
+    assert "s3cret-pw" not in reason
+    assert reason.startswith("ConnectionError: cannot reach postgresql://")

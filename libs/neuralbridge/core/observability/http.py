@@ -16,6 +16,8 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from neuralbridge.core.observability.logs import scrub
+
 __all__ = ["HealthServer", "ReadinessCheck"]
 
 log = structlog.get_logger()
@@ -73,7 +75,8 @@ class HealthServer:
         except TimeoutError:
             return f"timed out after {self._timeout}s"
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
-            return f"{type(exc).__name__}: {exc}"
+            # Served to whoever can reach the port: never a credential in a reason.
+            return scrub(f"{type(exc).__name__}: {exc}")
         return "ok"
 
     async def start(self) -> None:
