@@ -14,15 +14,17 @@ from neuralbridge.core.bus import Bus
 from neuralbridge.core.embedded import EmbeddedNats
 from neuralbridge.core.errors import PermanentError
 from neuralbridge.core.runner import JobContext
-from neuralbridge.core.topology import WorkSpec
+from neuralbridge.core.topology import WorkSpec, declare_work
 from tests.support.jobs import Work
 from tests.support.running import running
 from tests.support.waiting import eventually
 
 
-async def nb(nats: EmbeddedNats, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the installed `nb` command against the test server."""
-    env = {**os.environ, "NATS_URL": nats.url}
+async def nb(
+    nats: EmbeddedNats, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed `nb` command against the test server (``env`` added)."""
+    env = {**os.environ, **(env or {}), "NATS_URL": nats.url}
     return await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "neuralbridge.cli.main", *args],
@@ -123,3 +125,35 @@ async def test_nb_without_nats_url_or_running_stack_says_how_to_fix(tmp_path: Pa
         "configuration error: NATS_URL is not set and no embedded stack is running "
         "(start one with `make up`, or set NATS_URL)"
     ]
+
+
+async def test_nb_dlq_replay_of_masked_key_needs_and_restores_a_credential(
+    bus: Bus, nats_server: EmbeddedNats, make_work: Callable[..., WorkSpec], uid: str
+) -> None:
+    """A copy whose key was masked is replayed only with --credential, which puts it back."""
+    spec = make_work()
+    await declare_work(bus.js, spec)
+    masked = {"embedder": {"provider": "openai", "model": "m", "api_key": "********"}, "n": 1}
+    await bus.js.publish(
+        spec.dlq_subject, json.dumps(masked).encode(),
+        headers={"X-Dlq-Original-Subject": f"t.{uid}.job", "X-Dlq-Redacted": "embedder.api_key"},
+    )  # fmt: skip
+    refused = await nb(nats_server, "dlq", "replay", spec.dlq_stream, "1")
+    env = {"NB_TEST_PROVIDER_KEY": "sk-restored-0123456789"}
+    unset = await nb(nats_server, "dlq", "replay", spec.dlq_stream, "1", "--credential", "NOPE")
+    done = await nb(
+        nats_server, "dlq", "replay", spec.dlq_stream, "1", "--credential",
+        "NB_TEST_PROVIDER_KEY", env=env,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "--credential" in refused.stderr
+    assert unset.returncode == 2
+    assert done.returncode == 0, done.stderr
+    assert "sk-restored" not in done.stdout + done.stderr
+    replayed = await bus.js.get_last_msg(spec.stream, f"t.{uid}.job")
+    body = json.loads(replayed.data or b"")
+    assert body == {
+        **masked,
+        "embedder": {**masked["embedder"], "api_key": env["NB_TEST_PROVIDER_KEY"]},
+    }
+    assert "X-Dlq-Redacted" not in (replayed.headers or {})

@@ -175,3 +175,18 @@ async def test_user_key_on_admin_route_is_403_admin_key_passes(
     assert refused[0].json()["error"]["type"] == "permission_error"
     assert admin_models.status_code == 200
     assert admin_jobs.status_code not in (401, 403)  # 503: no trainer runs in this test
+
+
+async def test_openapi_document_follows_the_keys(serve: Callable[..., Any]) -> None:
+    """With keys on, ``/schema/openapi.json`` needs one like every other route."""
+    async with (
+        serve(pipeline=False, GATEWAY_API_KEY_HASHES=DIGEST) as url,
+        httpx.AsyncClient() as http,
+    ):
+        anonymous = await http.get(f"{url}/schema/openapi.json")
+        keyed = await http.get(
+            f"{url}/schema/openapi.json", headers={"Authorization": f"Bearer {KEY}"}
+        )
+    assert anonymous.status_code == 401
+    assert keyed.status_code == 200
+    assert "/api/proxy/query" in keyed.json()["paths"]

@@ -172,16 +172,33 @@ def parse_selection(seqs: list[str], all_: bool) -> tuple[list[int], tuple[int, 
 
 
 async def dlq_replay(
-    bus: Bus, stream: str, seqs: list[str], *, all_: bool, keep: bool, as_json: bool
-) -> int:
-    """Re-publish DLQ bodies to their original subjects (fresh message ids)."""
+    bus: Bus, stream: str, seqs: list[str], *, all_: bool, keep: bool, as_json: bool,
+    credential: str | None = None,
+) -> int:  # fmt: skip
+    """Re-publish DLQ bodies to their original subjects (fresh message ids).
+
+    ``credential`` names the environment variable whose value goes back into a
+    copy whose key was masked (``X-Dlq-Redacted``); it is never printed.
+    """
     explicit, span = parse_selection(seqs, all_)
     if span is not None:
         explicit += [e.seq async for e in dlq.entries(bus.js, stream, start=span[0], end=span[1])]
     if not explicit:
         print("nothing to replay: give sequence numbers, a range A-B, or --all", file=sys.stderr)
         return 2
-    done = await dlq.replay(bus.js, stream, sorted(set(explicit)), keep=keep)
+    secret = None
+    if credential is not None:
+        secret = load_env().get(credential, "").strip()
+        if not secret:
+            print(
+                f"--credential {credential}: that environment variable is not set", file=sys.stderr
+            )
+            return 2
+    try:
+        done = await dlq.replay(bus.js, stream, sorted(set(explicit)), keep=keep, secret=secret)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     rows = [{"seq": s, "replayed_to": subj} for s, subj in done]
     _emit(rows, ["seq", "replayed_to"], as_json)
     return 0

@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     d_replay.add_argument("seqs", nargs="*", help="sequence numbers and/or one range A-B")
     d_replay.add_argument("--all", action="store_true", help="replay every message")
     d_replay.add_argument("--keep", action="store_true", help="keep the DLQ copies")
+    d_replay.add_argument(
+        "--credential", metavar="VARIABLE",
+        help="environment variable whose value goes back into a copy whose key was masked",
+    )  # fmt: skip
     d_purge = dsub.add_parser("purge", help="delete every message of a DLQ stream")
     d_purge.add_argument("stream")
     d_purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -261,8 +265,9 @@ async def _dlq(bus: Bus, args: argparse.Namespace) -> int:
             return await admin.dlq_show(bus, args.stream, args.seq, as_json=args.json)
         case "replay":
             return await admin.dlq_replay(
-                bus, args.stream, args.seqs, all_=args.all, keep=args.keep, as_json=args.json
-            )
+                bus, args.stream, args.seqs, all_=args.all, keep=args.keep, as_json=args.json,
+                credential=args.credential,
+            )  # fmt: skip
         case _:
             return await admin.dlq_purge(bus, args.stream, yes=args.yes, as_json=args.json)
 

@@ -8,7 +8,8 @@ Re-publishing the body to ``X-Dlq-Original-Subject`` replays the job; that is
 what :func:`replay` does, with a fresh message id so dedup does not drop it.
 The one exception to "byte for byte": a work stream whose jobs may carry a
 secret passes a :data:`Redactor`, and :func:`dead_letter_body` stores the copy
-with the secret masked and ``X-Dlq-Redacted`` naming the masked field.
+with the secret masked and ``X-Dlq-Redacted`` naming the masked field;
+:func:`replay` puts a secret the operator supplies back into that field.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "list_dlq_streams",
     "purge",
     "replay",
+    "restore_secret",
 ]
 
 H_SUBJECT = "X-Dlq-Original-Subject"
@@ -167,27 +169,66 @@ async def entries(
 
 
 async def replay(
-    js: JetStreamContext, stream: str, seqs: list[int], *, keep: bool = False
+    js: JetStreamContext,
+    stream: str,
+    seqs: list[int],
+    *,
+    keep: bool = False,
+    secret: str | None = None,
 ) -> list[tuple[int, str]]:
     """Re-publish each message's body to its original subject.
 
     Each replay gets a fresh ``Nats-Msg-Id``; the DLQ copy is deleted after the
-    PubAck unless ``keep``. Returns ``(seq, original subject)`` per replay.
+    PubAck unless ``keep``. A copy whose secret was masked (``X-Dlq-Redacted``)
+    gets ``secret`` back in that field (:func:`restore_secret`); without one, no
+    message is replayed. Returns ``(seq, original subject)`` per replay.
+
+    Raises:
+        ValueError: a copy has no original subject, or had a secret masked and
+            ``secret`` is ``None`` (checked for every copy before any is replayed).
     """
+    letters = [await get_entry(js, stream, seq) for seq in seqs]
+    for letter in letters:
+        if not letter.original_subject:
+            raise ValueError(f"{stream} #{letter.seq} has no {H_SUBJECT} header; cannot replay it")
+        masked = letter.headers.get(H_REDACTED)
+        if masked and secret is None:
+            raise ValueError(
+                f"{stream} #{letter.seq} had {masked} masked; replay it with a credential "
+                "(nb dlq replay --credential VARIABLE) so the job has its key again"
+            )
     done: list[tuple[int, str]] = []
-    for seq in seqs:
-        letter = await get_entry(js, stream, seq)
-        subject = letter.original_subject
-        if not subject:
-            raise ValueError(f"{stream} #{seq} has no {H_SUBJECT} header; cannot replay it")
+    for letter in letters:
+        masked = letter.headers.get(H_REDACTED)
+        body = restore_secret(letter.body, masked, secret) if masked and secret else letter.body
         headers = {k: v for k, v in letter.headers.items() if k in _TRACE_HEADERS}
-        headers[H_REPLAYED_FROM] = f"{stream}:{seq}"
-        headers["Nats-Msg-Id"] = f"replay:{stream}:{seq}:{uuid.uuid4().hex}"
-        await js.publish(subject, letter.body, headers=headers)
+        headers[H_REPLAYED_FROM] = f"{stream}:{letter.seq}"
+        headers["Nats-Msg-Id"] = f"replay:{stream}:{letter.seq}:{uuid.uuid4().hex}"
+        await js.publish(letter.original_subject, body, headers=headers)
         if not keep:
-            await js.delete_msg(stream, seq)
-        done.append((seq, subject))
+            await js.delete_msg(stream, letter.seq)
+        done.append((letter.seq, letter.original_subject))
     return done
+
+
+def restore_secret(body: bytes, field: str, secret: str) -> bytes:
+    """``body`` (a JSON object) with the dotted ``field`` set to ``secret`` again.
+
+    Raises:
+        ValueError: the body is not a JSON object holding that field's parent object.
+    """
+    try:
+        document = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        raise ValueError(f"the body is not JSON: {field} cannot be restored") from None
+    *parents, name = field.split(".")
+    target = document
+    for part in parents:
+        target = target.get(part) if isinstance(target, dict) else None
+    if not isinstance(target, dict):
+        raise ValueError(f"the body has no {field} to restore")  # noqa: TRY004 - bad data, not a bad call
+    target[name] = secret
+    return msgspec.json.encode(document)
 
 
 async def purge(js: JetStreamContext, stream: str) -> int:
