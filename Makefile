@@ -30,7 +30,7 @@ test: $(STAMP) ## Run the test suite against real servers started by the tests
 
 fuzz: $(STAMP) ## The OpenAPI contract under a long schemathesis run (every check; FUZZ_EXAMPLES, FUZZ_TIME)
 	NB_FUZZ_MAX_EXAMPLES=$${FUZZ_EXAMPLES:-200} NB_FUZZ_MAX_TIME=$${FUZZ_TIME:-900} NB_FUZZ_SEED=$${FUZZ_SEED:-$$RANDOM} \
-		$(BIN)/python -m pytest tests/contract -s -p no:timeout
+		$(BIN)/python -m pytest tests/contract -s
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check .

@@ -9,7 +9,6 @@ speaking the real wire formats, for the providers the stack is pointed at.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import subprocess
 import sys
@@ -23,23 +22,11 @@ import pytest
 from neuralbridge.core.embedded import free_port
 from tests.gateway.conftest import TEST_PII_HASH_KEY
 from tests.support.fake_llm import FakeLLMServer
+from tests.support.keys import ADMIN_KEY, KEYS, OTHER_USER_KEY, USER_KEY
 
-ADMIN_KEY = "nb-contract-admin-key-0123456789"
-USER_KEY = "nb-contract-user-key-0123456789"
-OTHER_USER_KEY = "nb-contract-other-user-key-0123456789"
+__all__ = ["ADMIN_KEY", "ANSWER", "KEYS", "OTHER_USER_KEY", "USER_KEY", "nb_up"]
+
 ANSWER = "Acme Rockets was founded in 1990 by Jane Doe."
-
-
-def digest(key: str) -> str:
-    """The sha256 hex digest the gateway is configured with for ``key``."""
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-#: User and admin keys, as an operator configures them.
-KEYS = {
-    "GATEWAY_API_KEY_HASHES": f"{digest(USER_KEY)},{digest(OTHER_USER_KEY)}",
-    "GATEWAY_ADMIN_KEY_HASHES": digest(ADMIN_KEY),
-}
 
 
 def _status(url: str) -> int:

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.conftest import ADMIN_KEY, KEYS, nb_up
+from tests.contract.conftest import nb_up
 from tests.support.fake_llm import FakeLLMServer
+from tests.support.keys import ADMIN_KEY, KEYS
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 #: Multipart uploads are documented, but a file's name (which decides whether its type is
@@ -48,7 +49,11 @@ def _schemathesis() -> str:
     return found
 
 
-@pytest.mark.timeout(420)
+#: ``make test`` bounds the run by examples; ``make fuzz`` by NB_FUZZ_MAX_TIME (plus start-up).
+_TIMEOUT = int(os.environ.get("NB_FUZZ_MAX_TIME", "0")) + 420
+
+
+@pytest.mark.timeout(_TIMEOUT)
 async def test_every_operation_keeps_the_documented_contract(stack: str, tmp_path: Path) -> None:
     """Schemathesis with all checks finds no failure in any operation of the document."""
     examples = os.environ.get("NB_FUZZ_MAX_EXAMPLES", "8")

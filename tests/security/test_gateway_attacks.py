@@ -7,7 +7,6 @@ providers), and asserts the gateway's answer is the safe one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -26,29 +25,7 @@ from neuralbridge.core.embedded import EmbeddedNats
 from neuralbridge.core.subjects import QUERY_LOGS_STREAM
 from tests.gateway.conftest import TEST_PII_HASH_KEY
 from tests.support.fake_llm import FakeLLMServer
-
-USER_KEY = "nb-user-key-attack-0123456789"
-OTHER_USER_KEY = "nb-other-user-key-attack-0123456789"
-ADMIN_KEY = "nb-admin-key-attack-0123456789"
-
-
-def _digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-KEYS = {
-    "GATEWAY_API_KEY_HASHES": f"{_digest(USER_KEY)},{_digest(OTHER_USER_KEY)}",
-    "GATEWAY_ADMIN_KEY_HASHES": _digest(ADMIN_KEY),
-}
-
-
-def _bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def _sent_upstream(server: FakeLLMServer) -> str:
-    """Everything the provider received, as one string."""
-    return "\n".join(json.dumps(r.body) for r in server.requests)
+from tests.support.keys import ADMIN_KEY, KEYS, OTHER_USER_KEY, USER_KEY, bearer
 
 
 async def test_second_key_continuing_first_keys_session_gets_none_of_its_history(
@@ -59,11 +36,11 @@ async def test_second_key_continuing_first_keys_session_gets_none_of_its_history
     first = {"query": f"My codename is {secret}. Who founded Acme Rockets?", "session_id": "s-1"}
     follow_up = {"query": "What codename did I tell you?", "session_id": "s-1"}
     async with serve(**KEYS) as url, httpx.AsyncClient(timeout=30) as http:
-        owner = await http.post(f"{url}/api/proxy/query", json=first, headers=_bearer(USER_KEY))
+        owner = await http.post(f"{url}/api/proxy/query", json=first, headers=bearer(USER_KEY))
         assert owner.status_code == 200
         before = len(primary.requests)
         stranger = await http.post(
-            f"{url}/api/proxy/query", json=follow_up, headers=_bearer(OTHER_USER_KEY)
+            f"{url}/api/proxy/query", json=follow_up, headers=bearer(OTHER_USER_KEY)
         )
     assert stranger.status_code == 200
     assert secret not in "\n".join(json.dumps(r.body) for r in primary.requests[before:])
@@ -78,10 +55,10 @@ async def test_session_id_known_to_another_key_cannot_lock_its_owner_out(
     env = {**KEYS, "GATEWAY_RATE_LIMIT_PER_MINUTE": "2", "GATEWAY_RATE_LIMIT_SYNC_SECONDS": "0"}
     async with serve(**env) as url, httpx.AsyncClient(timeout=30) as http:
         attack = [
-            (await http.post(f"{url}/api/proxy/query", json=body, headers=_bearer(USER_KEY)))
+            (await http.post(f"{url}/api/proxy/query", json=body, headers=bearer(USER_KEY)))
             for _ in range(3)
         ]
-        owner = await http.post(f"{url}/api/proxy/query", json=body, headers=_bearer(ADMIN_KEY))
+        owner = await http.post(f"{url}/api/proxy/query", json=body, headers=bearer(ADMIN_KEY))
     assert attack[-1].status_code == 429  # the attacker spent its own key's tokens
     assert owner.status_code == 200
 
@@ -90,9 +67,7 @@ async def test_user_key_cannot_start_a_transform_or_read_jobs(serve: Callable[..
     """With user and admin keys configured, a user key gets 403 on admin routes (H4)."""
     transform = {"dataset": "handbook", "collection": "knowledge"}
     async with serve(pipeline=False, **KEYS) as url, httpx.AsyncClient(timeout=30) as http:
-        refused = await http.post(
-            f"{url}/api/transforms", json=transform, headers=_bearer(USER_KEY)
-        )
+        refused = await http.post(f"{url}/api/transforms", json=transform, headers=bearer(USER_KEY))
         anonymous = await http.post(f"{url}/api/transforms", json=transform)
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "admin_key_required"
