@@ -15,6 +15,7 @@ import asyncpg
 import structlog
 
 from neuralbridge.core.errors import ConfigError
+from neuralbridge.core.heartbeat import start_heartbeat
 from neuralbridge.core.runner import JobRunner
 from neuralbridge.core.service import Deps, ServiceSpec
 from neuralbridge.core.subjects import UPLOADS_OBJECT_STORE
@@ -53,7 +54,8 @@ async def main(deps: Deps[DatasetTransformSettings], stop: asyncio.Event) -> Non
         )
     delays = s.retry_delays()
     transforms, ingest = transforms_work(delays), ingest_work(delays)
-    await declare_all(deps.bus.js, transforms, ingest)
+    await declare_all(deps.bus.js, transforms, ingest, replicas=s.nats_stream_replicas)
+    start_heartbeat(deps, stop)
     board = await StateBoard.open(deps.bus)
     uploads = await deps.bus.js.object_store(UPLOADS_OBJECT_STORE)
     embedder_settings = EmbedderSettings(

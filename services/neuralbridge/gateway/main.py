@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from neuralbridge.core.heartbeat import start_heartbeat
 from neuralbridge.core.service import Deps, ServiceSpec
 from neuralbridge.core.subjects import FEEDBACK_KV
 from neuralbridge.gateway.access import Access
@@ -36,7 +37,7 @@ class _Server(uvicorn.Server):
 async def build_parts(deps: Deps[GatewaySettings]) -> GatewayParts:
     """Declare the gateway's topology; the app's parts (``ConfigError`` on bad keys)."""
     s = deps.settings
-    await declare_all(deps.bus.js)
+    await declare_all(deps.bus.js, replicas=deps.settings.nats_stream_replicas)
     feedback = FeedbackDesk(deps.bus, await deps.bus.js.key_value(FEEDBACK_KV))
     assert s.pii_hash_key is not None  # GatewaySettings refuses to exist without it
     access = Access(
@@ -63,6 +64,7 @@ async def main(deps: Deps[GatewaySettings], stop: asyncio.Event) -> None:
     # started as soon as every main is scheduled, and /readyz must not turn 200
     # in the window before the gateway has bound its port.
     deps.health.add_check("gateway.http", http_ready)
+    start_heartbeat(deps, stop)
     parts = await build_parts(deps)
     # The wrappers sit outside Litestar: no middleware stack per route, and the
     # question routes skip Litestar's per-request machinery (see fastpath.py).

@@ -10,6 +10,7 @@ import msgspec
 import structlog
 
 from neuralbridge.core.errors import ConfigError
+from neuralbridge.core.heartbeat import start_heartbeat
 from neuralbridge.core.runner import JobRunner
 from neuralbridge.core.service import Deps, ServiceSpec
 from neuralbridge.core.settings import load_settings
@@ -24,11 +25,12 @@ from neuralbridge.proxy_pipeline.cache import ResponseCache
 from neuralbridge.proxy_pipeline.cleanup import serve_cleanup
 from neuralbridge.proxy_pipeline.experiments import ExperimentBook
 from neuralbridge.proxy_pipeline.keyfilter import KnownKeys
-from neuralbridge.proxy_pipeline.llms import LLMPool
 from neuralbridge.proxy_pipeline.pipeline import PipelineParts, ProxyHandler
+from neuralbridge.proxy_pipeline.provider_health import TrackedPool, probe_idle
 from neuralbridge.proxy_pipeline.retrieval import Retriever
 from neuralbridge.proxy_pipeline.sessions import SessionStore
 from neuralbridge.proxy_pipeline.settings import ProxyPipelineSettings
+from neuralbridge.proxy_pipeline.stats import serve_stats
 from neuralbridge.proxy_pipeline.topology import declare_all, requests_work
 
 __all__ = ["SERVICE", "main"]
@@ -50,7 +52,9 @@ async def main(deps: Deps[ProxyPipelineSettings], stop: asyncio.Event) -> None:
         )
     primary, fallback, embedder_profile = _profiles(deps)
     work = requests_work(ack_wait=s.proxy_ack_wait, schedule=s.proxy_retry_schedule)
-    await declare_all(deps.bus.js, work, session_ttl=s.session_ttl_seconds)
+    await declare_all(
+        deps.bus.js, work, session_ttl=s.session_ttl_seconds, replicas=s.nats_stream_replicas
+    )
     sessions = SessionStore(
         await deps.bus.js.key_value(PROXY_SESSIONS_KV), max_turns=s.session_max_turns
     )
@@ -72,7 +76,7 @@ async def main(deps: Deps[ProxyPipelineSettings], stop: asyncio.Event) -> None:
             ),
             env=deps.env,
         )
-        llms = LLMPool(
+        llms = TrackedPool(
             session, load_settings(LLMSettings, deps.env), deps.env,
             primary=primary, fallback=fallback,
         )  # fmt: skip
@@ -98,8 +102,12 @@ async def main(deps: Deps[ProxyPipelineSettings], stop: asyncio.Event) -> None:
             deps.bus, work, ProxyRequest, ProxyHandler(parts),
             concurrency=s.proxy_concurrency, grace=s.shutdown_grace_seconds,
         )  # fmt: skip
+        replica = start_heartbeat(deps, stop)
         cleanup = await serve_cleanup(deps.bus, cache)
-        chores = [asyncio.create_task(_sweep(cache))]
+        cleanup.append(
+            await serve_stats(deps.bus, replica, lambda: [w.snapshot() for w in llms.watches()])
+        )
+        chores = [asyncio.create_task(_sweep(cache)), asyncio.create_task(probe_idle(llms))]
         if known is not None:
             chores.append(asyncio.create_task(known.run(every)))
         log.info("proxy_pipeline_ready", provider=primary.provider, model=primary.model,

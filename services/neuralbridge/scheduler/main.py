@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from neuralbridge.core.errors import ConfigError
+from neuralbridge.core.heartbeat import start_heartbeat
 from neuralbridge.core.service import Deps, ServiceSpec
 from neuralbridge.core.settings import CommonSettings
 from neuralbridge.core.subjects import SCHEDULER_KV
@@ -39,7 +40,8 @@ def time_zone(name: str) -> ZoneInfo:
 async def main(deps: Deps[SchedulerSettings], stop: asyncio.Event) -> None:
     """Evaluate the schedules every interval until ``stop`` is set."""
     tz = time_zone(deps.settings.scheduler_timezone)
-    await declare_all(deps.bus.js)
+    await declare_all(deps.bus.js, replicas=deps.settings.nats_stream_replicas)
+    start_heartbeat(deps, stop)
     state = await deps.bus.js.key_value(SCHEDULER_KV)
     scheduler = Scheduler(deps.bus, state, SEED_SCHEDULES, tz=tz)
     await scheduler.run(stop, interval=deps.settings.scheduler_interval_seconds)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import structlog
 
+from neuralbridge.core.heartbeat import start_heartbeat
 from neuralbridge.core.runner import JobRunner
 from neuralbridge.core.service import Deps, ServiceMain, ServiceSpec
 from neuralbridge.messages.jobs import QUEUES, JobRequest, queue_work
@@ -58,7 +59,8 @@ def make_main(
                 *extra,
             )
         )
-        await declare_all(deps.bus.js)
+        await declare_all(deps.bus.js, replicas=s.nats_stream_replicas)
+        start_heartbeat(deps, stop)
         board = await RunBoard.open(deps.bus)
         runners = []
         for queue, spec in QUEUES.items():

@@ -11,11 +11,11 @@ from litestar.di import NamedDependency
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.observability.http import HealthServer
 from neuralbridge.gateway.access import caller_of, require_caller
-from neuralbridge.gateway.health import HealthReport, check_health
+from neuralbridge.gateway.health import HealthReport, check_health, read_heartbeats
 from neuralbridge.gateway.jsonbody import declare_body, read_json
 from neuralbridge.gateway.proxy_client import ProxyClient
 from neuralbridge.gateway.queries import QueryAnswer, QueryInput
-from neuralbridge.gateway.stats import ProxyStats, read_stats
+from neuralbridge.gateway.stats import ProxyStats, gather_replies, merge_stats
 
 __all__ = ["proxy_router"]
 
@@ -35,15 +35,17 @@ async def query(
 async def health(
     health_server: NamedDependency[HealthServer], bus: NamedDependency[Bus]
 ) -> Response[HealthReport]:
-    """NATS, PostgreSQL, Qdrant, the pipeline; 503 when one is down."""
+    """NATS, PostgreSQL, the pipeline, services' heartbeats, the LLMs; 503 when one is down."""
     report = await check_health(health_server, bus)
     return Response(report, status_code=200 if report.status == "ok" else 503)
 
 
-@get("/stats", summary="Pipeline statistics", sync_to_thread=False)
-def stats() -> ProxyStats:
-    """Cache hits, latency per provider, confidence, fallback rate, guardrail blocks."""
-    return read_stats()
+@get("/stats", summary="Pipeline statistics, over every replica")
+async def stats(bus: NamedDependency[Bus]) -> ProxyStats:
+    """Cache hits, latency per provider and stage, confidence, fallbacks, guardrail blocks."""
+    beats = await read_heartbeats(bus)
+    expected = sum(1 for beat in beats if beat.service == "proxy_pipeline")
+    return merge_stats(await gather_replies(bus, expected=expected))
 
 
 declare_body("post", "/api/proxy/query", QueryInput)
