@@ -5,6 +5,12 @@
 generated credentials, ``PII_HASH_KEY`` is generated unless set (all kept 0600
 in ``<data dir>/secrets``), and with no API key configured it runs the gateway
 with ``GATEWAY_AUTH=off`` and says so in its banner.
+
+Both check what they can before connecting anywhere (``cli/startup.py``): a
+taken port or a missing Qdrant setting ends the start with one line and exit 2,
+and ``nb up`` then starts no embedded server. A ``ConfigError`` raised later
+(a service's own settings, Qdrant unreachable) also exits 2 with one line, after
+``nb up`` has stopped the embedded NATS and PostgreSQL it started.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from qdrant_client import AsyncQdrantClient
 
 from neuralbridge.cli.banner import credentials_note, print_banner
 from neuralbridge.cli.registry import service_specs
+from neuralbridge.cli.startup import check_before_start, open_qdrant
 from neuralbridge.core.embedded import (
     EmbeddedNats,
     EmbeddedPostgres,
@@ -31,6 +38,7 @@ from neuralbridge.core.embedded import (
     secrets_dir,
     write_endpoints,
 )
+from neuralbridge.core.errors import ConfigError
 from neuralbridge.core.observability import configure_logging, configure_tracing
 from neuralbridge.core.observability.http import HealthServer
 from neuralbridge.core.observability.metrics import GC_FROZEN_OBJECTS
@@ -57,18 +65,17 @@ def run_up() -> int:
     """Start the embedded servers (for unset URLs) and all five services."""
     env = load_env()
     common = load_settings(CommonSettings, env)
-    configure_logging(level=common.log_level, fmt=common.log_format, service="all-in-one")
-    configure_tracing(
-        service_name=common.otel_service_name or "neuralbridge",
-        service_version=common.otel_service_version,
-        otlp_endpoint=common.otel_exporter_otlp_endpoint,
-    )
+    _configure(common, service="all-in-one", tracing_name="neuralbridge")
     data_dir = Path(common.nb_data_dir).resolve()
+    overrides = _local_defaults(env, common, data_dir)
+    specs = service_specs()
+    # Ports and settings first: a failure here creates, starts and leaves nothing.
+    check_before_start(specs, {**env, **overrides})
     data_dir.mkdir(parents=True, exist_ok=True)
     secrets = load_or_create_secrets(data_dir)
+    overrides |= _private_defaults(env, secrets)
     nats, postgres = _embedded_servers(common, data_dir, secrets)
     try:
-        overrides = _private_defaults(env, secrets)
         if nats is not None:
             nats.start()
             overrides |= {
@@ -80,12 +87,10 @@ def run_up() -> int:
         if postgres is not None:
             postgres.start()
             overrides["DATABASE_URL"] = postgres.url
-        if not common.qdrant_url and not common.qdrant_path:
-            overrides["QDRANT_PATH"] = str(data_dir / "qdrant")
         env = {**env, **overrides}
         write_endpoints(data_dir, {k: overrides[k] for k in _SHARED_ENDPOINTS if k in overrides})
         notes = [credentials_note(secrets_dir(data_dir))] if nats or postgres else []
-        asyncio.run(_run_services(service_specs(), env, banner=notes))
+        asyncio.run(_run_services(specs, env, banner=notes))
     finally:
         with contextlib.suppress(FileNotFoundError):
             endpoints_file(data_dir).unlink()
@@ -115,11 +120,19 @@ def _embedded_servers(
     return nats, postgres
 
 
-def _private_defaults(env: dict[str, str], secrets: StackSecrets) -> dict[str, str]:
-    """What ``nb up`` sets unless the operator did: local binding, PII key, auth off."""
+def _local_defaults(env: dict[str, str], common: CommonSettings, data_dir: Path) -> dict[str, str]:
+    """What ``nb up`` sets unless the operator did: local binding, Qdrant in the data dir."""
     defaults: dict[str, str] = {}
     if not env.get("BIND_HOST"):
         defaults["BIND_HOST"] = "127.0.0.1"
+    if not common.qdrant_url and not common.qdrant_path:
+        defaults["QDRANT_PATH"] = str(data_dir / "qdrant")
+    return defaults
+
+
+def _private_defaults(env: dict[str, str], secrets: StackSecrets) -> dict[str, str]:
+    """What ``nb up`` sets unless the operator did: PII key, auth off."""
+    defaults: dict[str, str] = {}
     if not env.get("PII_HASH_KEY"):
         defaults["PII_HASH_KEY"] = secrets.pii_hash_key.reveal()
     if not any(env.get(name) for name in (*_KEY_VARIABLES, "GATEWAY_AUTH")):
@@ -132,14 +145,20 @@ def run_serve(name: str) -> int:
     env = load_env()
     spec = service_specs((name,))[0]
     settings = load_settings(spec.settings_type, env)
-    configure_logging(level=settings.log_level, fmt=settings.log_format, service=name)
+    check_before_start([spec], env)
+    _configure(settings, service=name, tracing_name=f"neuralbridge-{name}")
+    asyncio.run(_run_services([spec], env, banner=None))
+    return 0
+
+
+def _configure(settings: CommonSettings, *, service: str, tracing_name: str) -> None:
+    """Logging and tracing, once, from the process's settings."""
+    configure_logging(level=settings.log_level, fmt=settings.log_format, service=service)
     configure_tracing(
-        service_name=settings.otel_service_name or f"neuralbridge-{name}",
+        service_name=settings.otel_service_name or tracing_name,
         service_version=settings.otel_service_version,
         otlp_endpoint=settings.otel_exporter_otlp_endpoint,
     )
-    asyncio.run(_run_services([spec], env, banner=None))
-    return 0
 
 
 def _preferred(port: int) -> int:
@@ -151,11 +170,11 @@ async def _open_all(
     env: dict[str, str],
     health: HealthServer,
     stack: AsyncExitStack,
+    *,
     stop: asyncio.Event,
+    qdrant: AsyncQdrantClient | None,
 ) -> list[Deps[Any]] | None:
     """Every service's deps; ``None`` when a signal came while connecting."""
-    common = load_settings(CommonSettings, env)
-    qdrant = await _open_qdrant(common, health, stack)
     try:
         return [
             await open_deps(
@@ -182,9 +201,12 @@ async def _run_services(
     common = load_settings(CommonSettings, env)
     health = HealthServer(common.bind_host, common.metrics_port)
     async with AsyncExitStack() as stack:
+        # Qdrant first: a held QDRANT_PATH or an unreachable server ends the start
+        # before anything listens or connects.
+        qdrant = await open_qdrant(common, health, stack)
         await health.start()
         stack.push_async_callback(health.stop)
-        deps = await _open_all(specs, env, health, stack, stop)
+        deps = await _open_all(specs, env, health, stack, stop=stop, qdrant=qdrant)
         if deps is None:
             return
         tasks: dict[asyncio.Task[None], str] = {
@@ -214,10 +236,18 @@ async def _run_services(
         results = await asyncio.gather(*tasks, return_exceptions=True)
         waiter.cancel()
         freezing.cancel()
-        failed = [tasks[t] for t, r in zip(tasks, results, strict=True) if isinstance(r, Exception)]
-        log.info("services_stopped", failed=failed)
-        if failed:
-            raise SystemExit(1)
+        _raise_failures(list(tasks.values()), results)
+
+
+def _raise_failures(names: list[str], results: list[Any]) -> None:
+    """A service's ``ConfigError`` as it is (one line, exit 2); other failures exit 1."""
+    failed = [name for name, r in zip(names, results, strict=True) if isinstance(r, Exception)]
+    log.info("services_stopped", failed=failed)
+    for result in results:
+        if isinstance(result, ConfigError):
+            raise result
+    if failed:
+        raise SystemExit(1)
 
 
 async def _until(stop: asyncio.Event) -> None:
@@ -243,25 +273,3 @@ async def _freeze_heap_when_ready(health: HealthServer, *, limit: float = 120.0)
     gc.freeze()
     GC_FROZEN_OBJECTS.set(gc.get_freeze_count())
     log.info("heap_frozen", objects=gc.get_freeze_count())
-
-
-async def _open_qdrant(
-    common: CommonSettings, health: HealthServer, stack: AsyncExitStack
-) -> AsyncQdrantClient | None:
-    """One Qdrant client per process (local mode allows only one per directory)."""
-    if not (common.qdrant_url or common.qdrant_path):
-        return None
-
-    if common.qdrant_url:
-        key = common.qdrant_api_key.reveal() if common.qdrant_api_key else None
-        client = AsyncQdrantClient(url=common.qdrant_url, api_key=key)
-    else:
-        assert common.qdrant_path is not None
-        client = AsyncQdrantClient(path=common.qdrant_path)
-    stack.push_async_callback(client.close)
-
-    async def qdrant_ready() -> None:
-        await client.get_collections()
-
-    health.add_check("qdrant", qdrant_ready)
-    return client

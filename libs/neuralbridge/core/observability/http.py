@@ -17,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from neuralbridge.core.observability.logs import scrub
+from neuralbridge.core.ports import port_error
 
 __all__ = ["HealthServer", "ReadinessCheck"]
 
@@ -80,7 +81,12 @@ class HealthServer:
         return "ok"
 
     async def start(self) -> None:
-        """Bind and start serving."""
+        """Bind and start serving.
+
+        Raises:
+            ConfigError: the port cannot be bound (in use, not allowed); the
+                message names ``METRICS_PORT``. Nothing is left listening.
+        """
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
@@ -88,7 +94,11 @@ class HealthServer:
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self.stop()
+            raise port_error(self._host, self._port, "METRICS_PORT", exc) from None
         if self._port == 0:
             self._port = int(self._runner.addresses[0][1])
         log.info("health_server_started", host=self._host, port=self._port)
