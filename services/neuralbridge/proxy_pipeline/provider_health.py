@@ -34,7 +34,14 @@ from neuralbridge.llm.chat import StreamEvent
 from neuralbridge.messages.monitoring import ProviderHealth
 from neuralbridge.proxy_pipeline.llms import LLMPool
 
-__all__ = ["IDLE_SECONDS", "PROBE_EVERY_SECONDS", "ProviderWatch", "TrackedPool", "probe_idle"]
+__all__ = [
+    "IDLE_SECONDS",
+    "PROBE_EVERY_SECONDS",
+    "ProviderWatch",
+    "TrackedPool",
+    "probe_due",
+    "probe_idle",
+]
 
 log = structlog.get_logger()
 
@@ -163,12 +170,21 @@ class TrackedPool(LLMPool):
 
 
 async def probe_idle(pool: TrackedPool, *, tick: float = 30.0) -> None:
-    """Forever: probe each provider idle for :data:`IDLE_SECONDS` (rate-limited)."""
+    """Forever, every ``tick`` seconds: :func:`probe_due`."""
     while True:
         await asyncio.sleep(tick)
-        for watch in pool.watches():
-            if _due(watch, time.time()):
-                await _probe(pool, watch)
+        await probe_due(pool, time.time())
+
+
+async def probe_due(pool: TrackedPool, now: float) -> list[str]:
+    """Probe each provider idle for :data:`IDLE_SECONDS` and not probed for
+    :data:`PROBE_EVERY_SECONDS` at ``now``; return the roles probed."""
+    probed: list[str] = []
+    for watch in pool.watches():
+        if _due(watch, now):
+            await _probe(pool, watch, now)
+            probed.append(watch.role)
+    return probed
 
 
 def _due(watch: ProviderWatch, now: float) -> bool:
@@ -177,8 +193,8 @@ def _due(watch: ProviderWatch, now: float) -> bool:
     return watch.last_probe_at is None or now - watch.last_probe_at >= PROBE_EVERY_SECONDS
 
 
-async def _probe(pool: TrackedPool, watch: ProviderWatch) -> None:
-    watch.last_probe_at = time.time()
+async def _probe(pool: TrackedPool, watch: ProviderWatch, now: float) -> None:
+    watch.last_probe_at = now
     try:
         await pool.client(watch.profile).complete(_PROBE)
     except Exception as exc:  # noqa: BLE001 - the watch records the failure's class
