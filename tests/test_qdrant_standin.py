@@ -2,15 +2,20 @@
 
 Every test runs the same operations, through the project's own vector helpers
 where it has them, on ``AsyncQdrantClient(url=<stand-in>)`` and on
-``AsyncQdrantClient(path=...)``, and compares what comes back.
+``AsyncQdrantClient(path=...)``, and compares what comes back. The last one runs
+the dataset-transform worker and the proxy pipeline as two processes sharing the
+stand-in through ``QDRANT_URL``, which local mode cannot do.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import math
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +25,16 @@ from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.common.version_check import get_server_version, is_compatible
 from qdrant_client.http.exceptions import UnexpectedResponse
 
+from neuralbridge.core.bus import Bus
+from neuralbridge.core.embedded import EmbeddedNats
+from neuralbridge.core.schemas import decode
+from neuralbridge.core.subjects import (
+    DATASET_TRANSFORMS_CONSUMER,
+    DATASET_TRANSFORMS_STREAM,
+    UPLOADS_OBJECT_STORE,
+    proxy_request_subject,
+)
+from neuralbridge.messages.proxy import ProxyAnswer, ProxyFailure, ProxyReply, ProxyRequest
 from neuralbridge.vectors import (
     CollectionSpec,
     count_points,
@@ -29,7 +44,11 @@ from neuralbridge.vectors import (
     switch_alias,
     upload_points,
 )
+from tests.dataset_transform.helpers import finished, ingest, transform
+from tests.support.fake_llm import FakeLLMServer
 from tests.support.qdrant_server import QdrantStandIn
+from tests.support.services import service_process
+from tests.support.waiting import eventually
 
 DIM = 4
 Op = Callable[[AsyncQdrantClient], Awaitable[Any]]
@@ -202,3 +221,89 @@ def test_version_standin_compatible_with_installed_client(tmp_path: Path) -> Non
         version = get_server_version(server.url, {}, None, 10)
     assert version is not None
     assert is_compatible(importlib.metadata.version("qdrant-client"), version)
+
+
+ACME = "Acme Rockets was founded in 1990 by Jane Doe. The company builds reusable rockets."
+PLANTS = "Tomatoes need six hours of sun per day and regular watering in summer."
+
+
+async def _pipeline_answer(bus: Bus, query: str, timeout: float) -> ProxyAnswer | ProxyFailure:
+    """Publish one request as the gateway does; the final reply."""
+    inbox = bus.nc.new_inbox()
+    final: asyncio.Future[ProxyAnswer | ProxyFailure] = asyncio.get_running_loop().create_future()
+
+    async def on_reply(msg: Any) -> None:
+        reply: ProxyReply = decode(msg.data, ProxyReply)  # type: ignore[arg-type]
+        if isinstance(reply, ProxyAnswer | ProxyFailure) and not final.done():
+            final.set_result(reply)
+
+    sub = await bus.nc.subscribe(inbox, cb=on_reply)
+    request = ProxyRequest(request_id=str(uuid.uuid4()), session_id="standin", query=query,
+                           reply_to=inbox, deadline=time.time() + timeout)  # fmt: skip
+    try:
+        await bus.publish(proxy_request_subject(request.session_id), request)
+        return await asyncio.wait_for(final, timeout)
+    finally:
+        await sub.unsubscribe()
+
+
+async def _declared(bus: Bus, stream: str, consumer: str, *stores: str) -> bool:
+    """Whether a service has declared its consumer (and object stores) yet."""
+    try:
+        await bus.js.consumer_info(stream, consumer)
+        for store in stores:
+            await bus.js.object_store(store)
+    except Exception:  # not declared yet
+        return False
+    return True
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+async def test_worker_and_pipeline_processes_share_standin_transform_points_retrieved(
+    private_nats: EmbeddedNats, database_url: str, tmp_path: Path
+) -> None:
+    """Worker and pipeline as two processes on QDRANT_URL: the pipeline retrieves the points."""
+    primary = await FakeLLMServer("openai", answer="Jane Doe founded it [source 1].").start()
+    common = {"NATS_URL": private_nats.url, "DATABASE_URL": database_url, "LOG_LEVEL": "info",
+              "SHUTDOWN_GRACE_SECONDS": "5"}  # fmt: skip
+    pipeline_env = common | {
+        "LLM_PROVIDER": "openai", "OPENAI_BASE_URL": primary.base_url,
+        "OPENAI_DEFAULT_MODEL": "gpt-test", "LLM_MAX_RETRIES": "0", "LLM_TIMEOUT": "10",
+        "RAG_COLLECTION": "kb_standin", "RAG_TOP_K": "1", "RAG_SCORE_THRESHOLD": "0.2",
+    }  # fmt: skip
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "acme.md").write_text(ACME)
+    (docs / "plants.md").write_text(PLANTS)
+    bus = await Bus.connect(private_nats.url, name="standin-test")
+    try:
+        with (
+            QdrantStandIn(tmp_path / "qdrant") as server,
+            service_process("dataset_transform", common | {"QDRANT_URL": server.url},
+                            tmp_path / "worker.log"),
+            service_process("proxy_pipeline", pipeline_env | {"QDRANT_URL": server.url},
+                            tmp_path / "pipeline.log"),
+        ):  # fmt: skip
+            worker_ready = partial(
+                _declared, bus, DATASET_TRANSFORMS_STREAM, DATASET_TRANSFORMS_CONSUMER,
+                UPLOADS_OBJECT_STORE,
+            )  # fmt: skip
+            await eventually(worker_ready, timeout=90)
+            assert await ingest(bus, sorted(docs.iterdir()), "kb") == 0
+            state = await finished(bus, await transform(bus, "kb", "kb_standin"), timeout=150)
+            assert state.status == "completed", (tmp_path / "worker.log").read_text()[-3000:]
+            await eventually(partial(_declared, bus, "PROXY_REQUESTS", "proxy-pipeline"), 90)
+            answer = await _pipeline_answer(bus, "Who founded Acme Rockets?", timeout=120)
+            local_view = AsyncQdrantClient(url=server.url, check_compatibility=False)
+            try:
+                stored = await local_view.count("kb_standin", exact=True)
+            finally:
+                await local_view.close()
+    finally:
+        await bus.close()
+        await primary.close()
+    assert isinstance(answer, ProxyAnswer), answer
+    assert [s.document for s in answer.sources] == ["acme.md"]
+    assert answer.sources[0].collection == "kb_standin"
+    assert stored.count == state.total_chunks >= 2
