@@ -188,3 +188,14 @@ def test_up_qdrant_path_held_exits_2_and_stops_embedded_servers(tmp_path: Path) 
     assert "QDRANT_URL" in result.lines[-1]
     assert not any("Traceback" in line for line in result.lines), result.lines
     assert (data / "postgres" / "PG_VERSION").exists(), "PostgreSQL was never started"
+
+
+def test_serve_database_unreachable_exits_2_naming_database_url(
+    nats_server: EmbeddedNats, tmp_path: Path
+) -> None:
+    """NATS answers, PostgreSQL does not: exit 2 within 10 s, one line naming DATABASE_URL."""
+    database = f"postgresql://nb:secret-pw@127.0.0.1:{free_port()}/nb"
+    env = _serve_env(NATS_URL=nats_server.url, LOG_LEVEL="warning", DATABASE_URL=database)
+    result = run_nb(["serve", "scheduler"], env, tmp_path)
+    assert_one_line(result, "DATABASE_URL", "cannot connect")
+    assert "secret-pw" not in result.lines[0]

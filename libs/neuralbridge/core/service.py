@@ -35,6 +35,10 @@ log = structlog.get_logger()
 
 S = TypeVar("S", bound=CommonSettings)
 
+#: Seconds PostgreSQL may take to accept the first connection (an unroutable host
+#: would otherwise hold the start for asyncpg's 60 s).
+DATABASE_CONNECT_WITHIN = 10.0
+
 
 @dataclass(frozen=True, slots=True)
 class Deps(Generic[S]):
@@ -85,7 +89,8 @@ async def open_deps(
         stop: When set (SIGTERM), the first NATS connection stops retrying.
 
     Raises:
-        ConfigError: ``NATS_URL`` or ``DATABASE_URL`` is missing or unreachable,
+        ConfigError: ``NATS_URL`` or ``DATABASE_URL`` is missing or unreachable
+            (NATS retried for 30 s, PostgreSQL waited for ``DATABASE_CONNECT_WITHIN``),
             or NATS refused the credentials.
         ConnectionAbortedError: ``stop`` was set before NATS answered.
     """
@@ -101,7 +106,14 @@ async def open_deps(
     )
     stack.push_async_callback(bus.close)
     try:
-        pool = await create_pool(settings.database_url.reveal(), schema=spec.schema)
+        pool = await asyncio.wait_for(
+            create_pool(settings.database_url.reveal(), schema=spec.schema), DATABASE_CONNECT_WITHIN
+        )
+    except TimeoutError:
+        raise ConfigError(
+            f"configuration error: DATABASE_URL: PostgreSQL did not answer within "
+            f"{DATABASE_CONNECT_WITHIN:g}s; start it or correct DATABASE_URL"
+        ) from None
     except (OSError, asyncpg.PostgresError) as exc:
         raise ConfigError(
             f"configuration error: DATABASE_URL: cannot connect ({type(exc).__name__}: {exc})"
