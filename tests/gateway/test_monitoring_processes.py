@@ -27,6 +27,7 @@ async def _seeded(path: Path) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)  # a cold pipeline process on a loaded 2-core machine
 async def test_stats_with_replica_in_other_process_sums_both_registries(
     pipeline_env: dict[str, str], tmp_path: Path
 ) -> None:
