@@ -84,7 +84,9 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
 
     ``NATS_URL`` may list several servers separated by commas. NATS credentials
     are one of ``NATS_USER`` + ``NATS_PASSWORD``, ``NATS_TOKEN`` or
-    ``NATS_CREDS_FILE`` (checked by :func:`load_settings`).
+    ``NATS_CREDS_FILE`` (checked by :func:`load_settings`). ``NATS_STREAM_REPLICAS``
+    (1 to 5) is the replicas of every stream, KV bucket and object store, reconciled
+    at start.
     """
 
     nats_url: str | None = None
@@ -92,6 +94,7 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     nats_password: Secret | None = None
     nats_token: Secret | None = None
     nats_creds_file: str | None = None
+    nats_stream_replicas: Annotated[int, msgspec.Meta(ge=1, le=5)] = 1
     database_url: Secret | None = None
     qdrant_url: str | None = None
     qdrant_api_key: Secret | None = None

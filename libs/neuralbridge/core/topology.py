@@ -6,20 +6,31 @@ its dead-letter stream ``DLQ_<STREAM>`` (Limits retention, so viewers work) with
 an inspection consumer. :func:`declare_work` creates what is missing, updates
 what changed (logging the difference) and leaves the rest alone, so running a
 service twice — or two replicas at once — never breaks or duplicates anything.
-A change the server refuses (retention, storage) is a :class:`TopologyError`.
+Existing streams, buckets and object stores are reconciled with the declared
+config (:mod:`neuralbridge.core.reconcile`): replicas and limits follow the
+declaration, each change logged; nothing is deleted; a change that would lose
+messages is refused with a log line; a change the server refuses (storage) is a
+:class:`TopologyError`.
+
+Replicas: a spec's ``replicas`` of ``None`` means "the replicas set for this
+connection" (:func:`use_replicas`, which each service's ``declare_all`` calls
+with ``NATS_STREAM_REPLICAS``), so a runner re-declaring its stream or a bucket
+opened later never undoes what start-up declared. With no setting at all a new
+stream gets one replica and an existing one keeps its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Literal, TypeVar
+import weakref
+from typing import Annotated, Literal
 
 import msgspec
 import structlog
 from nats.js import JetStreamContext, api
-from nats.js.errors import APIError, BucketNotFoundError, NotFoundError
+from nats.js.errors import NotFoundError
 
 from neuralbridge.core.errors import TopologyError
+from neuralbridge.core.reconcile import call, ensure_consumer, ensure_stream, reconcile_stream
 
 __all__ = [
     "KVSpec",
@@ -29,14 +40,32 @@ __all__ = [
     "declare_object_store",
     "declare_stream",
     "declare_work",
+    "use_replicas",
     "work_spec",
 ]
 
 log = structlog.get_logger()
 
-T = TypeVar("T")
-
 DAY = 86_400.0
+#: The replicas a stream may have: JetStream allows 1 to 5.
+Replicas = Annotated[int, msgspec.Meta(ge=1, le=5)]
+
+_REPLICAS: weakref.WeakKeyDictionary[JetStreamContext, int] = weakref.WeakKeyDictionary()
+
+
+def use_replicas(js: JetStreamContext, replicas: int) -> None:
+    """Declare every later stream, bucket and object store on ``js`` with ``replicas``.
+
+    Raises:
+        TopologyError: ``replicas`` is not a whole number from 1 to 5.
+    """
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or not 1 <= replicas <= 5:
+        raise TopologyError(f"stream replicas must be a whole number from 1 to 5, not {replicas!r}")
+    _REPLICAS[js] = replicas
+
+
+def _replicas(js: JetStreamContext, declared: int | None) -> int | None:
+    return declared if declared is not None else _REPLICAS.get(js)
 
 
 class WorkSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,7 +92,8 @@ class WorkSpec(msgspec.Struct, frozen=True, kw_only=True):
     max_age: float = 0.0
     dlq_max_age: float = 30 * DAY
     storage: Literal["file", "memory"] = "file"
-    replicas: int = 1
+    max_bytes: int = -1
+    replicas: Replicas | None = None
 
     @property
     def redelivery_timeout(self) -> float:
@@ -108,38 +138,27 @@ class KVSpec(msgspec.Struct, frozen=True, kw_only=True):
     history: int = 1
     ttl: float = 0.0
     storage: Literal["file", "memory"] = "file"
+    replicas: Replicas | None = None
 
 
 async def declare_work(js: JetStreamContext, spec: WorkSpec) -> None:
-    """Create or update the work stream, its consumer, the DLQ and its consumer."""
+    """Create or reconcile the work stream, its consumer, the DLQ and its consumer."""
     if spec.backoff and len(spec.backoff) >= spec.max_deliver + 1:
         raise TopologyError(f"{spec.stream}: backoff has more steps than max_deliver allows")
-    storage = api.StorageType.MEMORY if spec.storage == "memory" else api.StorageType.FILE
-    await _ensure_stream(
-        js,
-        api.StreamConfig(
-            name=spec.stream,
-            subjects=list(spec.subjects),
-            retention=api.RetentionPolicy.WORK_QUEUE,
-            storage=storage,
-            duplicate_window=spec.duplicate_window,
-            max_age=spec.max_age,
-            num_replicas=spec.replicas,
-        ),
-    )
-    await _ensure_stream(
-        js,
-        api.StreamConfig(
-            name=spec.dlq_stream,
-            subjects=[spec.dlq_subject],
-            retention=api.RetentionPolicy.LIMITS,
-            storage=storage,
-            duplicate_window=spec.duplicate_window,
-            max_age=spec.dlq_max_age,
-            num_replicas=spec.replicas,
-        ),
-    )
-    await _ensure_consumer(
+    replicas = _replicas(js, spec.replicas)
+    for name, subject_list, retention, max_age in (
+        (spec.stream, list(spec.subjects), api.RetentionPolicy.WORK_QUEUE, spec.max_age),
+        (spec.dlq_stream, [spec.dlq_subject], api.RetentionPolicy.LIMITS, spec.dlq_max_age),
+    ):
+        await ensure_stream(
+            js,
+            api.StreamConfig(
+                name=name, subjects=subject_list, retention=retention,
+                storage=_storage(spec.storage), duplicate_window=spec.duplicate_window,
+                max_age=max_age, max_bytes=spec.max_bytes, num_replicas=replicas,
+            ),
+        )  # fmt: skip
+    await ensure_consumer(
         js,
         spec.stream,
         api.ConsumerConfig(
@@ -153,7 +172,7 @@ async def declare_work(js: JetStreamContext, spec: WorkSpec) -> None:
             max_waiting=512,
         ),
     )
-    await _ensure_consumer(
+    await ensure_consumer(
         js,
         spec.dlq_stream,
         api.ConsumerConfig(
@@ -171,123 +190,72 @@ class StreamSpec(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     subjects: tuple[str, ...]
     max_age: float = 7 * DAY
+    duplicate_window: float = 120.0
+    max_bytes: int = -1
     storage: Literal["file", "memory"] = "file"
-    replicas: int = 1
+    replicas: Replicas | None = None
 
 
 async def declare_stream(js: JetStreamContext, spec: StreamSpec) -> None:
-    """Create or update an events stream."""
-    await _ensure_stream(
+    """Create or reconcile an events stream."""
+    await ensure_stream(
         js,
         api.StreamConfig(
             name=spec.name,
             subjects=list(spec.subjects),
             retention=api.RetentionPolicy.LIMITS,
-            storage=api.StorageType.MEMORY if spec.storage == "memory" else api.StorageType.FILE,
+            storage=_storage(spec.storage),
+            duplicate_window=spec.duplicate_window,
             max_age=spec.max_age,
-            num_replicas=spec.replicas,
+            max_bytes=spec.max_bytes,
+            num_replicas=_replicas(js, spec.replicas),
         ),
     )
 
 
-async def declare_object_store(js: JetStreamContext, bucket: str) -> None:
-    """Create the object store bucket if it does not exist."""
+async def declare_object_store(
+    js: JetStreamContext, bucket: str, *, replicas: int | None = None
+) -> None:
+    """Create the object store bucket, or bring its replicas to the declared number."""
+    wanted = _replicas(js, replicas)
     try:
-        await js.object_store(bucket)
-    except BucketNotFoundError:
-        await js.create_object_store(bucket)
-        log.info("object_store_created", bucket=bucket)
+        info = await js.stream_info(f"OBJ_{bucket}")
+    except NotFoundError:
+        config = api.ObjectStoreConfig(bucket=bucket, replicas=wanted or 1)
+        await call(js.create_object_store(bucket, config=config), f"create object store {bucket}")
+        log.info("object_store_created", bucket=bucket, replicas=wanted or 1)
+        return
+    await reconcile_stream(js, info.config, {"num_replicas": wanted})
 
 
 async def declare_kv(js: JetStreamContext, spec: KVSpec) -> None:
-    """Create the bucket if it does not exist (its settings are checked, not clobbered).
+    """Create the bucket, or reconcile its replicas, TTL and direct gets.
 
     Buckets allow direct gets: a read is answered by the stream itself, not queued
     through the JetStream API (a session read on a cached answer's path took ~0.7 ms
     the other way). A bucket made before that is switched on, which changes nothing
-    else; the handles bound afterwards use it.
+    else. A different ``history`` is logged, not applied: lowering it would delete
+    revisions.
     """
+    replicas = _replicas(js, spec.replicas)
     try:
-        kv = await js.key_value(spec.bucket)
-    except BucketNotFoundError:
-        storage = api.StorageType.MEMORY if spec.storage == "memory" else api.StorageType.FILE
-        await js.create_key_value(
-            bucket=spec.bucket, history=spec.history, ttl=spec.ttl or None, storage=storage,
-            direct=True,
+        info = await js.stream_info(f"KV_{spec.bucket}")
+    except NotFoundError:
+        config = api.KeyValueConfig(
+            bucket=spec.bucket, history=spec.history, ttl=spec.ttl or None,
+            storage=_storage(spec.storage), replicas=replicas or 1, direct=True,
         )  # fmt: skip
-        log.info("kv_bucket_created", bucket=spec.bucket)
+        await call(js.create_key_value(config), f"create KV bucket {spec.bucket}")
+        log.info("kv_bucket_created", bucket=spec.bucket, replicas=replicas or 1)
         return
-    status = await kv.status()
-    if status.history != spec.history:
+    if info.config.max_msgs_per_subject != spec.history:
         log.warning(
-            "kv_bucket_differs", bucket=spec.bucket, history=status.history, wanted=spec.history
-        )
-    config = status.stream_info.config
-    if not config.allow_direct:
-        config.allow_direct = True
-        await js.update_stream(config)
-        log.info("kv_bucket_direct_get_enabled", bucket=spec.bucket)
+            "kv_bucket_differs", bucket=spec.bucket,
+            history=info.config.max_msgs_per_subject, wanted=spec.history,
+        )  # fmt: skip
+    wanted = {"num_replicas": replicas, "max_age": spec.ttl, "allow_direct": True}
+    await reconcile_stream(js, info.config, wanted)
 
 
-_STREAM_FIELDS = ("subjects", "retention", "storage", "duplicate_window", "max_age")
-_CONSUMER_FIELDS = ("ack_wait", "max_deliver", "backoff", "max_ack_pending", "max_waiting")
-
-
-async def _ensure_stream(js: JetStreamContext, config: api.StreamConfig) -> None:
-    assert config.name is not None
-    try:
-        info = await js.stream_info(config.name)
-    except NotFoundError:
-        await _call(js.add_stream(config), f"create stream {config.name}")
-        log.info("stream_created", stream=config.name)
-        return
-    changed = _differences(info.config, config, _STREAM_FIELDS)
-    if changed:
-        await _call(js.update_stream(config), f"update stream {config.name}")
-        log.info("stream_updated", stream=config.name, changed=changed)
-
-
-async def _ensure_consumer(js: JetStreamContext, stream: str, config: api.ConsumerConfig) -> None:
-    assert config.durable_name is not None
-    try:
-        info = await js.consumer_info(stream, config.durable_name)
-    except NotFoundError:
-        await _call(js.add_consumer(stream, config), f"create consumer {config.durable_name}")
-        log.info("consumer_created", stream=stream, consumer=config.durable_name)
-        return
-    fields: tuple[str, ...] = _CONSUMER_FIELDS
-    if config.backoff:
-        # The server replaces ack_wait by backoff[0]; compare the schedule instead.
-        fields = tuple(f for f in fields if f != "ack_wait")
-    changed = _differences(info.config, config, fields)
-    if changed:
-        await _call(js.add_consumer(stream, config), f"update consumer {config.durable_name}")
-        log.info("consumer_updated", stream=stream, consumer=config.durable_name, changed=changed)
-
-
-def _differences(current: object, wanted: object, fields: tuple[str, ...]) -> list[str]:
-    changed = []
-    for name in fields:
-        have, want = getattr(current, name, None), getattr(wanted, name, None)
-        if want is None:
-            continue
-        if isinstance(want, float | int) and isinstance(have, float | int):
-            if abs(float(have) - float(want)) > 1e-6:
-                changed.append(name)
-        elif isinstance(want, list) and isinstance(have, list):
-            if _normalized(have) != _normalized(want):
-                changed.append(name)
-        elif have != want:
-            changed.append(name)
-    return changed
-
-
-def _normalized(values: list[object]) -> list[object]:
-    return [round(float(v), 6) if isinstance(v, float | int) else v for v in values]
-
-
-async def _call(awaitable: Awaitable[T], what: str) -> T:
-    try:
-        return await awaitable
-    except APIError as exc:
-        raise TopologyError(f"cannot {what}: {exc.description} (code {exc.err_code})") from None
+def _storage(storage: Literal["file", "memory"]) -> api.StorageType:
+    return api.StorageType.MEMORY if storage == "memory" else api.StorageType.FILE

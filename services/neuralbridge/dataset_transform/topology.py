@@ -1,12 +1,11 @@
-"""The worker's bus contract: DATASET_TRANSFORMS (DESIGN.md, seed 004), ingest, events, state."""
+"""The worker's bus contract: DATASET_TRANSFORMS (DESIGN.md), ingest, events, state."""
 
 from __future__ import annotations
 
 from nats.js import JetStreamContext
 
+from neuralbridge.core.streams import DATASET_EVENTS
 from neuralbridge.core.subjects import (
-    DATASET_EVENTS_STREAM,
-    DATASET_EVENTS_SUBJECTS,
     DATASET_INGEST_CONSUMER,
     DATASET_INGEST_STREAM,
     DATASET_INGEST_SUBJECTS,
@@ -20,18 +19,18 @@ from neuralbridge.core.subjects import (
 )
 from neuralbridge.core.topology import (
     KVSpec,
-    StreamSpec,
     WorkSpec,
     declare_kv,
     declare_object_store,
     declare_stream,
     declare_work,
+    use_replicas,
     work_spec,
 )
 
 __all__ = ["SEED_RETRY_SCHEDULE", "declare_all", "ingest_work", "transforms_work"]
 
-#: Seed 004's retry logic: 30 s, 2 min, 5 min, 15 min, 1 h, then the DLQ.
+#: The dataset-transform retry schedule: 30 s, 2 min, 5 min, 15 min, 1 h, then the DLQ.
 SEED_RETRY_SCHEDULE: tuple[float, ...] = (30.0, 120.0, 300.0, 900.0, 3600.0)
 
 
@@ -63,13 +62,20 @@ def ingest_work(schedule: tuple[float, ...] = SEED_RETRY_SCHEDULE) -> WorkSpec:
     )
 
 
-async def declare_all(js: JetStreamContext, transforms: WorkSpec, ingest: WorkSpec) -> None:
-    """Declare work streams, the events stream, KV buckets and the uploads store."""
+async def declare_all(
+    js: JetStreamContext, transforms: WorkSpec, ingest: WorkSpec, *, replicas: int | None = None
+) -> None:
+    """Declare work streams, the events stream, KV buckets and the uploads store.
+
+    ``replicas`` (``NATS_STREAM_REPLICAS``) applies to every declaration on ``js``;
+    ``None`` keeps the replicas existing streams have. DATASET_EVENTS is the shared
+    definition in :mod:`neuralbridge.core.streams`.
+    """
+    if replicas is not None:
+        use_replicas(js, replicas)
     await declare_work(js, transforms)
     await declare_work(js, ingest)
-    await declare_stream(
-        js, StreamSpec(name=DATASET_EVENTS_STREAM, subjects=DATASET_EVENTS_SUBJECTS)
-    )
+    await declare_stream(js, DATASET_EVENTS)
     await declare_kv(js, KVSpec(bucket=TRANSFORMS_KV, history=1))
     await declare_kv(js, KVSpec(bucket=UPLOADS_KV, history=1, ttl=30 * 86_400.0))
     await declare_object_store(js, UPLOADS_OBJECT_STORE)

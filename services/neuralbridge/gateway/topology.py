@@ -1,31 +1,30 @@
-"""What the gateway declares on the bus: the feedback bucket, and FEEDBACK if missing.
+"""What the gateway declares on the bus: the feedback bucket and the FEEDBACK stream.
 
-``FEEDBACK`` belongs to the trainer (``trainer/topology.py``, 365 days): the
-gateway creates it with the same settings only when it does not exist yet, and
-never updates it, so the two never fight over its configuration.
+``FEEDBACK`` is shared with the trainer: both declare the one definition in
+:mod:`neuralbridge.core.streams`, so whichever starts first creates it and
+neither ever changes what the other declared.
 """
 
 from __future__ import annotations
 
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 
-from neuralbridge.core.subjects import FEEDBACK_KV, FEEDBACK_STREAM, FEEDBACK_SUBJECTS
-from neuralbridge.core.topology import DAY, KVSpec, StreamSpec, declare_kv, declare_stream
+from neuralbridge.core.streams import FEEDBACK
+from neuralbridge.core.subjects import FEEDBACK_KV
+from neuralbridge.core.topology import KVSpec, declare_kv, declare_stream, use_replicas
 
 __all__ = ["declare_all"]
 
-#: The trainer's retention of FEEDBACK.
-FEEDBACK_MAX_AGE = 365 * DAY
 
+async def declare_all(js: JetStreamContext, *, replicas: int | None = None) -> None:
+    """Declare the FEEDBACK stream and the feedback bucket (history 5).
 
-async def declare_all(js: JetStreamContext) -> None:
-    """Declare the feedback bucket (history 5) and, if missing, the FEEDBACK stream."""
-    try:
-        await js.stream_info(FEEDBACK_STREAM)
-    except NotFoundError:
-        await declare_stream(
-            js,
-            StreamSpec(name=FEEDBACK_STREAM, subjects=FEEDBACK_SUBJECTS, max_age=FEEDBACK_MAX_AGE),
-        )
+    Args:
+        js: The gateway's JetStream context.
+        replicas: ``NATS_STREAM_REPLICAS``; every declaration on ``js`` uses it.
+            ``None`` keeps the replicas existing streams have.
+    """
+    if replicas is not None:
+        use_replicas(js, replicas)
+    await declare_stream(js, FEEDBACK)
     await declare_kv(js, KVSpec(bucket=FEEDBACK_KV, history=5))

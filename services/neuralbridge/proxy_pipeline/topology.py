@@ -14,22 +14,20 @@ from __future__ import annotations
 
 from nats.js import JetStreamContext
 
+from neuralbridge.core.streams import QUERY_LOGS
 from neuralbridge.core.subjects import (
     PROXY_REQUESTS_CONSUMER,
     PROXY_REQUESTS_STREAM,
     PROXY_REQUESTS_SUBJECTS,
     PROXY_SESSIONS_KV,
-    QUERY_LOGS_STREAM,
-    QUERY_LOGS_SUBJECTS,
 )
 from neuralbridge.core.topology import (
-    DAY,
     KVSpec,
-    StreamSpec,
     WorkSpec,
     declare_kv,
     declare_stream,
     declare_work,
+    use_replicas,
     work_spec,
 )
 
@@ -56,10 +54,17 @@ def requests_work(
     )
 
 
-async def declare_all(js: JetStreamContext, work: WorkSpec, *, session_ttl: float) -> None:
-    """Declare the requests stream (and DLQ), the query-log stream and the sessions bucket."""
+async def declare_all(
+    js: JetStreamContext, work: WorkSpec, *, session_ttl: float, replicas: int | None = None
+) -> None:
+    """Declare the requests stream (and DLQ), the query-log stream and the sessions bucket.
+
+    ``replicas`` (``NATS_STREAM_REPLICAS``) applies to every declaration on ``js``;
+    ``None`` keeps the replicas existing streams have. QUERY_LOGS is the shared
+    definition (:mod:`neuralbridge.core.streams`) the trainer declares too.
+    """
+    if replicas is not None:
+        use_replicas(js, replicas)
     await declare_work(js, work)
-    await declare_stream(
-        js, StreamSpec(name=QUERY_LOGS_STREAM, subjects=QUERY_LOGS_SUBJECTS, max_age=90 * DAY)
-    )
+    await declare_stream(js, QUERY_LOGS)
     await declare_kv(js, KVSpec(bucket=PROXY_SESSIONS_KV, history=1, ttl=session_ttl))

@@ -1,30 +1,33 @@
 """The trainer's bus contract: every queue's work stream, the event streams it
 ingests (QUERY_LOGS, FEEDBACK) with its durable consumers, the AGENT_EXECUTIONS work
-stream (declared by its runner), the stream of its run events (TRAINER_EVENTS), and
-its KV buckets.
+stream, the stream of its run events (TRAINER_EVENTS), its KV buckets and object
+stores.
 
-QUERY_LOGS belongs to the proxy pipeline: the trainer creates it (with the
-pipeline's settings) only when it does not exist yet, and never updates it.
+QUERY_LOGS and FEEDBACK are shared with the proxy pipeline and the gateway: all
+of them declare the one definition in :mod:`neuralbridge.core.streams`.
 """
 
 from __future__ import annotations
 
 from nats.js import JetStreamContext, api
-from nats.js.errors import NotFoundError
 
+from neuralbridge.core.streams import (
+    AB_EXPERIMENTS,
+    ANSWER_MEMORY,
+    FEEDBACK,
+    QUERY_LOGS,
+    RAG_ADAPTERS,
+)
 from neuralbridge.core.subjects import (
-    AB_EXPERIMENTS_KV,
     AGENT_EXECUTIONS_CONSUMER,
     AGENT_EXECUTIONS_STREAM,
     AGENT_EXECUTIONS_SUBJECTS,
     AGENT_UPLOADS_OBJECT_STORE,
-    ANSWER_MEMORY_KV,
     ANSWER_MEMORY_OBJECT_STORE,
     FEEDBACK_STREAM,
-    FEEDBACK_SUBJECTS,
     JOB_RESULTS_KV,
     QUERY_LOGS_STREAM,
-    QUERY_LOGS_SUBJECTS,
+    RAG_ADAPTERS_OBJECT_STORE,
     TRAINER_CANCELS_KV,
     TRAINER_EVENTS_STREAM,
     TRAINER_EVENTS_SUBJECTS,
@@ -40,16 +43,13 @@ from neuralbridge.core.topology import (
     declare_kv,
     declare_object_store,
     declare_stream,
+    declare_work,
+    use_replicas,
     work_spec,
 )
 
 __all__ = ["AGENT_EXECUTIONS_WORK", "EVENT_FEEDS", "EventFeedSpec", "declare_all"]
 
-#: The proxy pipeline's retention of QUERY_LOGS (proxy_pipeline/topology.py).
-QUERY_LOGS_MAX_AGE = 90 * DAY
-#: FEEDBACK is the trainer's; the gateway creates it with this same age when it
-#: starts first (gateway/topology.py), so the two must stay equal.
-FEEDBACK_MAX_AGE = 365 * DAY
 #: Events the trainer could never store, kept for inspection and replay.
 EVENT_DLQ_MAX_AGE = 30 * DAY
 #: Run events are for watching runs live and shortly after; KV keeps the last state longer.
@@ -83,20 +83,17 @@ FEEDBACK_FEED = EventFeedSpec(FEEDBACK_STREAM, TRAINER_FEEDBACK_CONSUMER)
 EVENT_FEEDS = (QUERY_LOGS_FEED, FEEDBACK_FEED)
 
 
-async def declare_all(js: JetStreamContext) -> None:
-    """Declare streams, consumers and buckets (queue streams are declared by their runners)."""
-    try:
-        await js.stream_info(QUERY_LOGS_STREAM)
-    except NotFoundError:
-        await declare_stream(
-            js,
-            StreamSpec(
-                name=QUERY_LOGS_STREAM, subjects=QUERY_LOGS_SUBJECTS, max_age=QUERY_LOGS_MAX_AGE
-            ),
-        )
-    await declare_stream(
-        js, StreamSpec(name=FEEDBACK_STREAM, subjects=FEEDBACK_SUBJECTS, max_age=FEEDBACK_MAX_AGE)
-    )
+async def declare_all(js: JetStreamContext, *, replicas: int | None = None) -> None:
+    """Declare streams, consumers, buckets and object stores.
+
+    The queue streams are declared by their runners (and the scheduler).
+    ``replicas`` (``NATS_STREAM_REPLICAS``) applies to every declaration on ``js``;
+    ``None`` keeps the replicas existing streams have.
+    """
+    if replicas is not None:
+        use_replicas(js, replicas)
+    await declare_stream(js, QUERY_LOGS)
+    await declare_stream(js, FEEDBACK)
     for feed in EVENT_FEEDS:
         await declare_feed_consumer(js, feed)
         await declare_stream(
@@ -113,16 +110,16 @@ async def declare_all(js: JetStreamContext) -> None:
             max_age=TRAINER_EVENTS_MAX_AGE,
         ),
     )
+    await declare_work(js, AGENT_EXECUTIONS_WORK)
     await declare_kv(js, KVSpec(bucket=TRAINER_RUNS_KV, history=1, ttl=30 * DAY))
     await declare_kv(js, KVSpec(bucket=JOB_RESULTS_KV, history=1))
     await declare_kv(js, KVSpec(bucket=TRAINER_CANCELS_KV, history=1, ttl=7 * DAY))
     await declare_object_store(js, AGENT_UPLOADS_OBJECT_STORE)  # nb agents upload
-    # A/B experiments by id; the proxy pipeline declares it the same way when it starts first.
-    await declare_kv(js, KVSpec(bucket=AB_EXPERIMENTS_KV, history=1))
-    # The active answer memory (distillation) and its artifacts; the proxy pipeline declares
-    # them the same way (distillation_publish, proxy_pipeline/answer_memory).
-    await declare_kv(js, KVSpec(bucket=ANSWER_MEMORY_KV, history=5))
+    # Shared with the proxy pipeline (experiments, answer memory, RAG adapters).
+    for bucket in (AB_EXPERIMENTS, ANSWER_MEMORY, RAG_ADAPTERS):
+        await declare_kv(js, bucket)
     await declare_object_store(js, ANSWER_MEMORY_OBJECT_STORE)
+    await declare_object_store(js, RAG_ADAPTERS_OBJECT_STORE)
 
 
 async def declare_feed_consumer(js: JetStreamContext, feed: EventFeedSpec) -> None:
