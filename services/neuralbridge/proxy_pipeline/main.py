@@ -52,7 +52,9 @@ async def main(deps: Deps[ProxyPipelineSettings], stop: asyncio.Event) -> None:
         )
     primary, fallback, embedder_profile = _profiles(deps)
     work = requests_work(ack_wait=s.proxy_ack_wait, schedule=s.proxy_retry_schedule)
-    await declare_all(deps.bus.js, work, session_ttl=s.session_ttl_seconds)
+    await declare_all(
+        deps.bus.js, work, session_ttl=s.session_ttl_seconds, replicas=s.nats_stream_replicas
+    )
     sessions = SessionStore(
         await deps.bus.js.key_value(PROXY_SESSIONS_KV), max_turns=s.session_max_turns
     )

@@ -59,7 +59,7 @@ def make_main(
                 *extra,
             )
         )
-        await declare_all(deps.bus.js)
+        await declare_all(deps.bus.js, replicas=s.nats_stream_replicas)
         start_heartbeat(deps, stop)
         board = await RunBoard.open(deps.bus)
         runners = []
