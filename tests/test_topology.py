@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
+from typing import Any
 
 import msgspec
 import pytest
@@ -11,7 +12,16 @@ from structlog.testing import capture_logs
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.errors import TopologyError
 from neuralbridge.core.observability.http import HealthServer
-from neuralbridge.core.topology import KVSpec, WorkSpec, declare_kv, declare_work
+from neuralbridge.core.topology import (
+    KVSpec,
+    StreamSpec,
+    WorkSpec,
+    declare_kv,
+    declare_object_store,
+    declare_stream,
+    declare_work,
+    use_replicas,
+)
 from neuralbridge.dataset_transform import SEED_RETRY_SCHEDULE, transforms_work
 
 
@@ -63,7 +73,8 @@ async def test_dataset_transforms_contract_matches_design(bus: Bus) -> None:
     await declare_work(bus.js, transforms_work())
     info = await bus.js.consumer_info("DATASET_TRANSFORMS", "worker-datasets")
     assert info.config.backoff == list(SEED_RETRY_SCHEDULE)
-    assert "DATASET_TRANSFORMS" in (await bus.js.stream_info("DATASET_TRANSFORMS")).config.subjects
+    subjects = (await bus.js.stream_info("DATASET_TRANSFORMS")).config.subjects or []
+    assert "DATASET_TRANSFORMS" in subjects
     dlq = await bus.js.consumer_info("DLQ_DATASET_TRANSFORMS", "worker-datasets-dlq")
     assert dlq.name == "worker-datasets-dlq"
 
@@ -91,6 +102,106 @@ async def test_kv_buckets_allow_direct_gets_new_and_existing(bus: Bus, uid: str)
         kv = await bus.js.key_value(bucket)
         assert (await kv.status()).stream_info.config.allow_direct, bucket
     assert (await (await bus.js.key_value(f"old_{uid}")).get("k")).value == b"v"
+
+
+def reconciled(logs: list[MutableMapping[str, Any]]) -> list[tuple[object, ...]]:
+    """The ``stream_reconciled`` lines: (stream, field, old, new)."""
+    return [
+        (e["stream"], e["field"], e["old"], e["new"])
+        for e in logs
+        if e["event"] == "stream_reconciled"
+    ]
+
+
+@pytest.mark.parametrize("replicas", [0, 6, -1, True, "3", 2.0])
+async def test_use_replicas_outside_one_to_five_is_refused(bus: Bus, replicas: object) -> None:
+    """A replica count JetStream cannot have is a TopologyError naming the value."""
+    with pytest.raises(TopologyError, match="stream replicas must be a whole number from 1 to 5"):
+        use_replicas(bus.js, replicas)  # type: ignore[arg-type]
+
+
+async def test_declare_three_replicas_on_single_server_is_a_clear_error(bus: Bus, uid: str) -> None:
+    """NATS_STREAM_REPLICAS=3 against one server fails at start, naming the stream."""
+    use_replicas(bus.js, 3)
+    with pytest.raises(TopologyError, match=f"cannot create stream EV_{uid}: .*replicas"):
+        await declare_stream(bus.js, StreamSpec(name=f"EV_{uid}", subjects=(f"ev.{uid}.>",)))
+
+
+async def test_declare_stream_changed_limits_are_applied_logged_and_data_kept(
+    bus: Bus, uid: str
+) -> None:
+    """New limits are applied, one log line each; hand-set fields and messages survive."""
+    spec = StreamSpec(name=f"EV_{uid}", subjects=(f"ev.{uid}.>",), max_age=3600.0)
+    await declare_stream(bus.js, spec)
+    info = await bus.js.stream_info(spec.name)
+    info.config.description = "kept by hand"
+    await bus.js.update_stream(info.config)
+    await bus.js.publish(f"ev.{uid}.a", b"event")
+
+    changed = msgspec.structs.replace(spec, max_age=7200.0, duplicate_window=30.0)
+    with capture_logs() as logs:
+        await declare_stream(bus.js, changed)
+
+    assert reconciled(logs) == [
+        (spec.name, "duplicate_window", 120.0, 30.0), (spec.name, "max_age", 3600.0, 7200.0),
+    ]  # fmt: skip
+    after = await bus.js.stream_info(spec.name)
+    assert (after.config.max_age, after.config.duplicate_window) == (7200.0, 30.0)
+    assert (after.config.description, after.state.messages) == ("kept by hand", 1)
+
+
+async def test_declare_stream_dropping_a_subject_is_refused_and_logged(bus: Bus, uid: str) -> None:
+    """Subjects are only ever added: dropping one would strand its messages."""
+    spec = StreamSpec(name=f"EV_{uid}", subjects=(f"a.{uid}", f"b.{uid}"))
+    await declare_stream(bus.js, spec)
+    await bus.js.publish(f"b.{uid}", b"event")
+    with capture_logs() as logs:
+        await declare_stream(bus.js, msgspec.structs.replace(spec, subjects=(f"a.{uid}",)))
+    refused = [e for e in logs if e["event"] == "stream_change_refused"]
+    assert [(e["field"], e["log_level"]) for e in refused] == [("subjects", "error")]
+    assert f"b.{uid}" in refused[0]["reason"]
+    info = await bus.js.stream_info(spec.name)
+    assert (info.config.subjects, info.state.messages) == ([f"a.{uid}", f"b.{uid}"], 1)
+
+    await declare_stream(
+        bus.js, msgspec.structs.replace(spec, subjects=(*spec.subjects, f"c.{uid}"))
+    )
+    assert len((await bus.js.stream_info(spec.name)).config.subjects or []) == 3
+
+
+async def test_declare_work_on_limits_stream_keeps_retention_and_logs_refusal(
+    bus: Bus, make_work: Callable[..., WorkSpec]
+) -> None:
+    """A stream that exists with Limits retention is never turned into a work queue."""
+    spec = make_work()
+    await declare_stream(bus.js, StreamSpec(name=spec.stream, subjects=spec.subjects))
+    with capture_logs() as logs:
+        await declare_work(bus.js, spec)
+    refused = [(e["stream"], e["field"]) for e in logs if e["event"] == "stream_change_refused"]
+    assert refused == [(spec.stream, "retention")]
+    assert (await bus.js.stream_info(spec.stream)).config.retention == "limits"
+
+
+async def test_declare_kv_new_ttl_is_applied_and_values_kept(bus: Bus, uid: str) -> None:
+    """A bucket's TTL follows its declaration; what it holds stays."""
+    await declare_kv(bus.js, KVSpec(bucket=f"state_{uid}"))
+    await (await bus.js.key_value(f"state_{uid}")).put("k", b"v")
+    with capture_logs() as logs:
+        await declare_kv(bus.js, KVSpec(bucket=f"state_{uid}", ttl=3600.0))
+    assert reconciled(logs) == [(f"KV_state_{uid}", "max_age", 0.0, 3600.0)]
+    assert (await (await bus.js.key_value(f"state_{uid}")).get("k")).value == b"v"
+
+
+async def test_declare_object_store_twice_creates_once_with_set_replicas(
+    bus: Bus, uid: str
+) -> None:
+    """An object store is created with the connection's replicas, then left alone."""
+    use_replicas(bus.js, 1)
+    with capture_logs() as logs:
+        await declare_object_store(bus.js, f"files_{uid}")
+        await declare_object_store(bus.js, f"files_{uid}")
+    assert [(e["event"], e.get("replicas")) for e in logs] == [("object_store_created", 1)]
+    assert (await bus.js.stream_info(f"OBJ_files_{uid}")).config.num_replicas == 1
 
 
 async def test_readiness_reports_failing_dependency() -> None:
