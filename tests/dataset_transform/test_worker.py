@@ -8,11 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from prometheus_client import REGISTRY
 from qdrant_client import models
 
 from neuralbridge.cli import datasets
+from neuralbridge.clients.datasets import list_datasets
 from neuralbridge.core import dlq
 from neuralbridge.core.bus import Bus
 from tests.dataset_transform.helpers import (
@@ -195,11 +197,8 @@ async def test_ingest_bad_file_is_reported_and_others_are_stored(
 
 
 async def _datasets(bus: Bus) -> list[dict[str, Any]]:
-    import json
-
-    reply = await bus.nc.request("dataset.query.list", b"{}", timeout=10)
-    result: list[dict[str, Any]] = json.loads(reply.data)
-    return result
+    rows: list[dict[str, Any]] = msgspec.to_builtins(await list_datasets(bus))
+    return rows
 
 
 async def test_export_csv_has_seed_columns_for_every_chunk(

@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from neuralbridge.cli.jobs import TrainerUnavailableError, ask_trainer
+from neuralbridge.clients import ClientError
+from neuralbridge.clients.jobs import ask_trainer
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.schemas import Message
 from neuralbridge.core.subjects import TRAINER_AB_SUBJECT
@@ -31,6 +32,7 @@ from neuralbridge.messages.experiments import (
     StopExperiment,
     Variant,
 )
+from neuralbridge.messages.trainer_queries import ListExperiments
 
 __all__ = ["ab_create", "ab_list", "ab_stop", "add_ab_commands", "parse_variant", "run_ab"]
 
@@ -86,7 +88,7 @@ async def ab_stop(bus: Bus, experiment_id: str, *, reason: str) -> int:
 
 async def ab_list(bus: Bus, *, as_json: bool) -> int:
     """Every experiment, newest first: status, winner, running p-value, reason."""
-    listing = await _ask(bus, "list", ExperimentList(), ExperimentList)
+    listing = await _ask(bus, "list", ListExperiments(), ExperimentList)
     if listing is None:
         return 1
     if as_json:
@@ -117,7 +119,7 @@ def _print_reply(reply: ExperimentReply) -> int:
 async def _ask(bus: Bus, action: str, body: Message, reply_type: type[R]) -> R | None:
     try:
         return await ask_trainer(bus, f"{TRAINER_AB_SUBJECT}.{action}", body, reply_type)
-    except TrainerUnavailableError as exc:
+    except ClientError as exc:
         print(str(exc), file=sys.stderr)
         return None
 

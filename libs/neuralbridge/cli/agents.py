@@ -22,7 +22,8 @@ from typing import Any
 import msgspec
 from nats.js.errors import BucketNotFoundError
 
-from neuralbridge.cli.jobs import TrainerUnavailableError, ask_trainer
+from neuralbridge.clients import ClientError
+from neuralbridge.clients.jobs import TrainerUnavailableError, ask_trainer
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.schemas import Message
 from neuralbridge.core.subjects import AGENT_UPLOADS_OBJECT_STORE, TRAINER_AGENTS_SUBJECT
@@ -70,7 +71,7 @@ async def run_agents(bus: Bus, args: argparse.Namespace) -> int:
     """Run one ``nb agents`` command; return the exit code."""
     try:
         replies = await _replies(bus, args)
-    except TrainerUnavailableError as exc:
+    except ClientError as exc:
         print(str(exc), file=sys.stderr)
         return 1
     except (ValueError, OSError) as exc:

@@ -12,31 +12,23 @@ import asyncio
 import json
 import sys
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError
+from nats.js.errors import BucketNotFoundError
 
+from neuralbridge.clients import ClientError, StateUnavailableError
+from neuralbridge.clients import datasets as client
+from neuralbridge.clients.datasets import SUPPORTED, IngestFile, kv_state
 from neuralbridge.core.bus import Bus
-from neuralbridge.core.schemas import decode
-from neuralbridge.core.subjects import (
-    DATASET_QUERY_SUBJECT,
-    DATASET_TRANSFORMS_STREAM,
-    TRANSFORMS_KV,
-    UPLOADS_KV,
-    UPLOADS_OBJECT_STORE,
-    ingest_subject,
-)
-from neuralbridge.embedders import EmbedderProfile, KeyedEmbedderProfile
-from neuralbridge.messages.datasets import IngestJob, IngestState, TransformJob, TransformState
+from neuralbridge.core.subjects import TRANSFORMS_KV, UPLOADS_KV
+from neuralbridge.embedders import EmbedderProfile
+from neuralbridge.messages.datasets import IngestState, TransformState
 
 __all__ = ["datasets_export", "datasets_list", "ingest", "transforms_create", "transforms_list",
            "transforms_status", "transforms_watch"]  # fmt: skip
-
-SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
 
 
 class Progress:
@@ -89,9 +81,9 @@ async def ingest(
 ) -> int:
     """Upload files for ingestion and wait for each file's outcome."""
     try:
-        store = await bus.js.object_store(UPLOADS_OBJECT_STORE)
+        store = await client.uploads_store(bus)
         states = await bus.js.key_value(UPLOADS_KV)
-    except BucketNotFoundError:
+    except (StateUnavailableError, BucketNotFoundError):
         print("the dataset_transform service has not started yet (no uploads store); "
               "start it (`make up`) and retry", file=sys.stderr)  # fmt: skip
         return 2
@@ -103,16 +95,12 @@ async def ingest(
             print(f"error: {problem}", file=sys.stderr)
             failures += 1
             continue
-        upload_id = str(uuid.uuid4())
-        object_name = f"{upload_id}/{path.name}"
-        await store.put(object_name, path.read_bytes())
-        job = IngestJob(
-            upload_id=upload_id, dataset=dataset, object_name=object_name, filename=path.name,
-            custom_metadata=dict(metadata), chunk_size=chunk_size, chunk_overlap=chunk_overlap,
+        file = IngestFile(
+            filename=path.name, content=path.read_bytes(), metadata=dict(metadata),
+            chunk_size=chunk_size, chunk_overlap=chunk_overlap,
             chunk_unit="tokens" if chunk_unit == "tokens" else "chars",
         )  # fmt: skip
-        await bus.publish(ingest_subject(dataset), job, msg_id=f"ingest:{upload_id}")
-        pending[upload_id] = path
+        pending[await client.publish_ingest(bus, store, dataset, file)] = path
     failures += await _await_uploads(states, pending, len(files), timeout)
     return 1 if failures else 0
 
@@ -132,7 +120,7 @@ async def _await_uploads(states: Any, pending: dict[str, Path], total: int, time
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
         for upload_id in list(pending):
-            state = await _kv_state(states, upload_id, IngestState)
+            state = await kv_state(states, upload_id, IngestState)
             if state is None or state.status == "pending":
                 continue
             path = pending.pop(upload_id)
@@ -153,43 +141,20 @@ async def _await_uploads(states: Any, pending: dict[str, Path], total: int, time
     return failures + len(pending)
 
 
-async def _kv_state(kv: Any, key: str, kind: type[Any]) -> Any:
-    try:
-        entry = await kv.get(key)
-    except KeyNotFoundError:
-        return None
-    return decode(entry.value or b"", kind) if entry.value else None
-
-
 async def transforms_create(
     bus: Bus, *, dataset: str, collection: str, embedder: str | EmbedderProfile,
     source_file: str | None, chunk_index: int | None, switch_alias: str | None,
 ) -> str:  # fmt: skip
-    """Publish a TransformJob; return its id.
-
-    ``embedder`` is a profile name the worker resolves from its configuration,
-    or (publishers on NATS are trusted) a full profile naming its key variable.
-    """
-    transform_id = str(uuid.uuid4())
-    operation: Literal["dataset", "document", "chunk"] = "dataset"
-    if chunk_index is not None:
-        operation = "chunk"
-    elif source_file:
-        operation = "document"
-    if isinstance(embedder, EmbedderProfile) and not isinstance(embedder, KeyedEmbedderProfile):
-        embedder = msgspec.convert(msgspec.to_builtins(embedder), KeyedEmbedderProfile)
-    job = TransformJob(
-        transform_id=transform_id, dataset=dataset, embedder=embedder, collection=collection,
-        operation=operation, source_file=source_file, chunk_index=chunk_index,
-        switch_alias=switch_alias,
+    """Publish a TransformJob; return its id (see :func:`client.publish_transform`)."""
+    return await client.publish_transform(
+        bus, dataset=dataset, collection=collection, embedder=embedder,
+        source_file=source_file, chunk_index=chunk_index, switch_alias=switch_alias,
     )  # fmt: skip
-    await bus.publish(DATASET_TRANSFORMS_STREAM, job, msg_id=f"transform:{transform_id}")
-    return transform_id
 
 
 async def transforms_status(bus: Bus, transform_id: str, *, as_json: bool) -> int:
     """Print a transform's live state."""
-    state = await _kv_state(await bus.js.key_value(TRANSFORMS_KV), transform_id, TransformState)
+    state = await client.transform_state(bus, transform_id)
     if state is None:
         print(f"no transform {transform_id} (not started yet, or unknown)", file=sys.stderr)
         return 1
@@ -204,15 +169,7 @@ async def transforms_status(bus: Bus, transform_id: str, *, as_json: bool) -> in
 
 async def transforms_list(bus: Bus, *, as_json: bool) -> int:
     """Every transform the KV bucket knows, newest first."""
-    kv = await bus.js.key_value(TRANSFORMS_KV)
-    try:
-        keys = await kv.keys()
-    except Exception:  # noqa: BLE001 - nats.py raises when the bucket is empty
-        keys = []
-    states = [s for k in keys if (s := await _kv_state(kv, k, TransformState)) is not None]
-    rows = sorted(
-        (msgspec.to_builtins(s) for s in states), key=lambda r: r["updated_at"], reverse=True
-    )
+    rows = [msgspec.to_builtins(s) for s in await client.list_transforms(bus)]
     if as_json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -229,7 +186,7 @@ async def transforms_watch(bus: Bus, transform_id: str, *, timeout: float) -> in
     bar: Progress | None = None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        state = await _kv_state(kv, transform_id, TransformState)
+        state = await kv_state(kv, transform_id, TransformState)
         if state is not None:
             bar = bar or Progress(state.total_chunks, "embed")
             bar.total = max(state.total_chunks, 1)
@@ -247,28 +204,26 @@ async def transforms_watch(bus: Bus, transform_id: str, *, timeout: float) -> in
 
 async def datasets_list(bus: Bus, *, as_json: bool) -> int:
     """Datasets with their item and chunk counts (asked of the worker)."""
-    reply = await bus.nc.request(f"{DATASET_QUERY_SUBJECT}.list", b"{}", timeout=10)
-    rows = json.loads(reply.data)
+    try:
+        rows = await client.list_datasets(bus)
+    except ClientError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if as_json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(msgspec.to_builtins(rows), indent=2))
     else:
         for r in rows:
-            print(f"{r['name']:30} {r['items']:>6} items {r['chunks']:>8} chunks")
+            print(f"{r.name:30} {r.items:>6} items {r.chunks:>8} chunks")
     return 0
 
 
 async def datasets_export(bus: Bus, dataset: str, output: Path) -> int:
     """Write a dataset's chunks as CSV (the worker builds it into the object store)."""
-    reply = await bus.nc.request(
-        f"{DATASET_QUERY_SUBJECT}.export", json.dumps({"dataset": dataset}).encode(), timeout=120
-    )
-    answer = json.loads(reply.data)
-    if "error" in answer:
-        print(f"error: {answer['error']}", file=sys.stderr)
+    try:
+        data, rows = await client.export_dataset(bus, dataset)
+    except ClientError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
-    store = await bus.js.object_store(UPLOADS_OBJECT_STORE)
-    blob = await store.get(answer["object"])
-    await asyncio.to_thread(output.write_bytes, blob.data or b"")
-    await store.delete(answer["object"])
-    print(f"wrote {answer['rows']} chunks to {output}")
+    await asyncio.to_thread(output.write_bytes, data)
+    print(f"wrote {rows} chunks to {output}")
     return 0

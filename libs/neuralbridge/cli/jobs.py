@@ -1,6 +1,6 @@
 """``nb scheduler setup|status|run``, ``nb jobs run`` and ``nb jobs watch|failed|retry``.
 
-Seed 001's commands. The CLI never reads the trainer's tables: a run's live
+The CLI never reads the trainer's tables: a run's live
 state comes from KV ``trainer_runs`` (``watch`` follows the key), failed runs
 and retries are requests the trainer answers (``trainer.query.failed``,
 ``trainer.command.retry``).
@@ -13,33 +13,26 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
-from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 
 from neuralbridge.cli.datasets import Progress
+from neuralbridge.clients import ClientError, RemoteError
+from neuralbridge.clients import jobs as client
+from neuralbridge.clients.jobs import TrainerUnavailableError, ask_trainer
 from neuralbridge.core.bus import Bus
-from neuralbridge.core.schemas import Message, decode, encode
+from neuralbridge.core.schemas import decode
 from neuralbridge.core.settings import load_settings
 from neuralbridge.core.subjects import (
     JOB_RESULTS_KV,
     SCHEDULER_KV,
-    TRAINER_COMMAND_SUBJECT,
-    TRAINER_QUERY_SUBJECT,
     TRAINER_RUNS_KV,
 )
 from neuralbridge.messages.jobs import manual_run_id
-from neuralbridge.messages.training import (
-    TERMINAL_STATUSES,
-    FailedRunsQuery,
-    FailedRunsReply,
-    JobRunState,
-    RetryReply,
-    RetryRun,
-)
+from neuralbridge.messages.training import TERMINAL_STATUSES, JobRunState
 from neuralbridge.scheduler import SEED_SCHEDULES, SchedulerSettings, enqueue_now, resolve_job
 from neuralbridge.scheduler.main import time_zone
 from neuralbridge.scheduler.topology import declare_all
@@ -54,8 +47,6 @@ __all__ = [
     "scheduler_setup",
     "scheduler_status",
 ]
-
-R = TypeVar("R", bound=Message)
 
 
 async def scheduler_setup(bus: Bus) -> int:
@@ -159,40 +150,14 @@ async def _value(kv: Any, key: str) -> dict[str, Any] | None:
     return json.loads(entry.value) if entry.value else None
 
 
-class TrainerUnavailableError(Exception):
-    """No trainer answered a request (``timed_out``: one was there but did not answer in time)."""
-
-    def __init__(self, message: str, *, timed_out: bool) -> None:
-        super().__init__(message)
-        self.timed_out = timed_out
-
-
-async def ask_trainer(
-    bus: Bus, subject: str, request: Message, reply_type: type[R], *, timeout: float = 10.0
-) -> R:
-    """Send ``request`` to the trainer and decode its reply (the gateway uses it too).
-
-    Raises:
-        TrainerUnavailableError: no trainer is subscribed, or none answered in ``timeout``.
-    """
-    try:
-        reply = await bus.nc.request(subject, encode(request), timeout=timeout)
-    except NoRespondersError:
-        raise TrainerUnavailableError("no trainer answered (is it running?)",
-                                      timed_out=False) from None  # fmt: skip
-    except NatsTimeoutError:
-        raise TrainerUnavailableError(f"the trainer did not answer within {timeout:g}s",
-                                      timed_out=True) from None  # fmt: skip
-    return decode(reply.data, reply_type)
-
-
 async def jobs_failed(bus: Bus, *, limit: int, as_json: bool) -> int:
-    """The latest failed runs with their error (seed 001's failed job registry)."""
+    """The latest failed runs with their error (the failed job registry)."""
     try:
-        reply = await ask_trainer(
-            bus, f"{TRAINER_QUERY_SUBJECT}.failed", FailedRunsQuery(limit=limit), FailedRunsReply
-        )
-    except TrainerUnavailableError as exc:
+        reply = await client.failed_runs(bus, limit)
+    except RemoteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if exc.code == "invalid_request" else 1
+    except ClientError as exc:
         print(str(exc), file=sys.stderr)
         return 1
     if reply.error:
@@ -212,10 +177,8 @@ async def jobs_failed(bus: Bus, *, limit: int, as_json: bool) -> int:
 async def jobs_retry(bus: Bus, run_id: str, *, as_json: bool) -> int:
     """Re-enqueue a failed or cancelled run; print the new run's id."""
     try:
-        reply = await ask_trainer(
-            bus, f"{TRAINER_COMMAND_SUBJECT}.retry", RetryRun(run_id=run_id), RetryReply
-        )
-    except TrainerUnavailableError as exc:
+        reply = await client.retry_run(bus, run_id)
+    except ClientError as exc:
         print(str(exc), file=sys.stderr)
         return 1
     if as_json:

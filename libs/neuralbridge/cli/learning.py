@@ -18,7 +18,8 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
-from neuralbridge.cli.jobs import TrainerUnavailableError, ask_trainer
+from neuralbridge.clients import ClientError
+from neuralbridge.clients.jobs import ask_trainer
 from neuralbridge.core.bus import Bus
 from neuralbridge.core.schemas import Message
 from neuralbridge.core.subjects import (
@@ -100,7 +101,7 @@ def _line(e: LearningExample) -> str:
 async def _ask(bus: Bus, subject: str, body: Message, reply_type: type[R]) -> R | None:
     try:
         return await ask_trainer(bus, subject, body, reply_type)
-    except TrainerUnavailableError as exc:
+    except ClientError as exc:
         print(str(exc), file=sys.stderr)
         return None
 

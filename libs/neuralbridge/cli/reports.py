@@ -11,16 +11,12 @@ import json
 import sys
 
 import msgspec
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 
+from neuralbridge.clients import RemoteError, ServiceUnavailableError
+from neuralbridge.clients.jobs import learning_report
 from neuralbridge.core.bus import Bus
-from neuralbridge.core.schemas import decode, encode
-from neuralbridge.core.subjects import TRAINER_QUERY_SUBJECT
 from neuralbridge.messages.learning import (
     LearningReport,
-    LearningReportQuery,
-    LearningReportReply,
     MetricChange,
     parse_week,
 )
@@ -42,13 +38,14 @@ async def jobs_report(
         except ValueError as exc:
             print(f"--week: {exc}", file=sys.stderr)
             return 2
-    query = encode(LearningReportQuery(week=week))
     try:
-        msg = await bus.nc.request(f"{TRAINER_QUERY_SUBJECT}.report", query, timeout=timeout)
-    except (NoRespondersError, NatsTimeoutError):
+        reply = await learning_report(bus, week, timeout=timeout)
+    except ServiceUnavailableError:
         print("no trainer answered (is it running?)", file=sys.stderr)
         return 1
-    reply = decode(msg.data, LearningReportReply)
+    except RemoteError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2 if exc.code == "invalid_request" else 1
     if reply.report is None:
         print(reply.message or "no learning report", file=sys.stderr)
         return 2 if reply.error == "invalid_request" else 1

@@ -6,26 +6,21 @@ import json
 import sys
 
 import msgspec
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.errors import BucketNotFoundError
 
+from neuralbridge.clients import ClientError, StateUnavailableError
+from neuralbridge.clients.jobs import job_stats, request_cancel
 from neuralbridge.core.bus import Bus
-from neuralbridge.core.schemas import decode
-from neuralbridge.core.subjects import TRAINER_CANCELS_KV, TRAINER_QUERY_SUBJECT
-from neuralbridge.messages.training import JobStatsReply
 
 __all__ = ["jobs_cancel", "jobs_stats"]
 
 
 async def jobs_stats(bus: Bus, *, as_json: bool) -> int:
-    """Seed 000's ``get_job_stats``: runs by status, per-queue performance, failures."""
+    """Runs by status, per-queue performance, failures."""
     try:
-        reply = await bus.nc.request(f"{TRAINER_QUERY_SUBJECT}.stats", b"{}", timeout=10)
-    except (NoRespondersError, NatsTimeoutError):
-        print("no trainer answered (is it running?)", file=sys.stderr)
+        stats = await job_stats(bus)
+    except ClientError as exc:
+        print(str(exc), file=sys.stderr)
         return 1
-    stats = decode(reply.data, JobStatsReply)
     if as_json:
         print(json.dumps(msgspec.to_builtins(stats), indent=2))
         return 0
@@ -51,10 +46,9 @@ async def jobs_stats(bus: Bus, *, as_json: bool) -> int:
 async def jobs_cancel(bus: Bus, run_id: str, *, reason: str) -> int:
     """Ask a running job to stop at its next progress report."""
     try:
-        cancels = await bus.js.key_value(TRAINER_CANCELS_KV)
-    except BucketNotFoundError:
+        await request_cancel(bus, run_id, reason)
+    except StateUnavailableError:
         print("the trainer has not started yet (no cancel bucket)", file=sys.stderr)
         return 1
-    await cancels.put(run_id, reason.encode())
     print(f"asked run {run_id} to stop ({reason})")
     return 0

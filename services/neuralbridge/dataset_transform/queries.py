@@ -1,55 +1,59 @@
 """Reads other processes ask of the worker over NATS request/reply.
 
-``dataset.query.list`` → every dataset with item and chunk counts;
-``dataset.query.export`` ``{"dataset": name}`` → the dataset's chunks as CSV
-(seed 002's columns) written to the uploads object store, answered with the
-object's name; ``dataset.query.embed`` ``{"texts": [...], "profile"?: name or
-EmbedderProfile, "encoding"?: "float" | "base64"}`` → ``{"vectors": [...]}``,
-``document`` vectors in input order, each a list of floats or (``base64``) the
-base64 of its little-endian float32 bytes, four times smaller on the wire (the
-profile defaults to the local ``all-MiniLM-L6-v2``). A reply that would not fit
-the server's payload limit is an error naming the limit: callers split their
-texts (the gateway does). ``dataset.query.profiles`` → ``{"profiles": [names]}``,
-the configured embedder profile names only (no URLs, no variables). Without an
-:class:`EmbedderPool` (``embedders``), only ``local`` profiles are served.
-Replies are JSON; an error is ``{"error": "...", "code"?: "..."}``.
+Every subject is served by the shared responder (:mod:`neuralbridge.core.responder`)
+in queue group ``dataset_transform``, with the types of
+:mod:`neuralbridge.messages.dataset_queries`:
+
+* ``dataset.query.list`` → every dataset with item and chunk counts;
+* ``dataset.query.export`` → the dataset's chunks as CSV (the export columns)
+  written to the uploads object store, answered with the object's name;
+* ``dataset.query.embed`` → ``document`` vectors in input order, each a list of
+  floats or (``base64``) the base64 of its little-endian float32 bytes, four
+  times smaller on the wire (the profile defaults to the local
+  ``all-MiniLM-L6-v2``). A reply past the server's payload limit is an error
+  naming the limit: callers split their texts (the gateway does);
+* ``dataset.query.profiles`` → the configured embedder profile names only (no
+  URLs, no variables). Without an :class:`EmbedderPool` (``embedders``), only
+  ``local`` profiles are served.
+
+A refusal (unknown dataset, a profile this worker cannot serve) or a failure is
+an :class:`~neuralbridge.messages.replies.ErrorReply`.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import struct
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Literal
 
 import asyncpg
-import msgspec
 import structlog
-from nats.aio.msg import Msg
 from nats.js.object_store import ObjectStore
 
 from neuralbridge.core.bus import Bus, BusSubscription
+from neuralbridge.core.responder import RequestRefusedError, serve
 from neuralbridge.core.subjects import DATASET_QUERY_SUBJECT
 from neuralbridge.dataset_transform import store
 from neuralbridge.dataset_transform.embedders import EmbedderPool
 from neuralbridge.documents import ChunkRow, write_chunks_csv
-from neuralbridge.embedders import (
-    DEFAULT_PROFILE,
-    Embedder,
-    EmbedderError,
-    EmbedderProfile,
-    KeyedEmbedderProfile,
-)
+from neuralbridge.embedders import DEFAULT_PROFILE, Embedder, EmbedderError, EmbedderProfile
 from neuralbridge.embedders.local import MODEL_NAMES, LocalEmbedder
-from neuralbridge.messages.datasets import ProfileName
+from neuralbridge.messages.dataset_queries import (
+    DatasetExportQuery,
+    DatasetExportReply,
+    DatasetList,
+    DatasetListQuery,
+    DatasetSummary,
+    EmbedReply,
+    EmbedRequest,
+    ProfilesQuery,
+    ProfilesReply,
+)
 
 __all__ = [
     "DEFAULT_EMBED_PROFILE",
-    "MAX_EMBED_TEXTS",
-    "EmbedRequest",
     "embed_texts",
     "encode_vector",
     "serve_queries",
@@ -60,16 +64,6 @@ log = structlog.get_logger()
 
 #: The profile ``dataset.query.embed`` uses when the request names none.
 DEFAULT_EMBED_PROFILE = EmbedderProfile(provider="local", model="all-MiniLM-L6-v2")
-#: The most texts one embed request may carry.
-MAX_EMBED_TEXTS = 2048
-
-
-class EmbedRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """``dataset.query.embed``'s request body."""
-
-    texts: list[str]
-    profile: ProfileName | KeyedEmbedderProfile = DEFAULT_PROFILE
-    encoding: Literal["float", "base64"] = "float"
 
 
 def encode_vector(vector: list[float]) -> str:
@@ -80,73 +74,48 @@ def encode_vector(vector: list[float]) -> str:
 async def serve_queries(
     bus: Bus, pool: asyncpg.Pool, uploads: ObjectStore, embedders: EmbedderPool | None = None
 ) -> list[BusSubscription]:
-    """Answer list/export/embed requests (a queue group: one replica answers each)."""
+    """Answer list/export/embed/profiles requests (a queue group: one replica answers each)."""
 
-    async def on_list(msg: Msg) -> None:
+    async def on_list(_: DatasetListQuery) -> DatasetList:
         async with pool.acquire() as conn:
             rows = await store.dataset_summaries(conn)
-        await msg.respond(json.dumps(rows).encode())
+        return DatasetList(datasets=[DatasetSummary(**row) for row in rows])
 
-    async def on_export(msg: Msg) -> None:
-        try:
-            name = str(json.loads(msg.data)["dataset"])
-        except (ValueError, KeyError, TypeError):
-            await msg.respond(b'{"error": "request body must be {\\"dataset\\": name}"}')
-            return
-        await msg.respond(json.dumps(await _export(pool, uploads, name)).encode())
+    async def on_export(query: DatasetExportQuery) -> DatasetExportReply:
+        return await _export(pool, uploads, query.dataset)
 
-    async def on_embed(msg: Msg) -> None:
-        reply = json.dumps(await embed_texts(msg.data, embedders)).encode()
-        limit = bus.nc.max_payload
-        if len(reply) > limit:
-            reply = json.dumps({
-                "error": f"the reply ({len(reply)} bytes) exceeds the NATS payload limit "
-                f"({limit} bytes); send fewer texts per request or ask for base64",
-                "code": "reply_too_large",
-            }).encode()  # fmt: skip
-        await msg.respond(reply)
+    async def on_embed(request: EmbedRequest) -> EmbedReply:
+        return await embed_texts(request, embedders)
 
-    async def on_profiles(msg: Msg) -> None:
+    async def on_profiles(_: ProfilesQuery) -> ProfilesReply:
         names = embedders.profiles.names() if embedders is not None else [DEFAULT_PROFILE]
-        await msg.respond(json.dumps({"profiles": names}).encode())
+        return ProfilesReply(profiles=list(names))
 
+    subject, queue = DATASET_QUERY_SUBJECT, "dataset_transform"
     return [
-        await bus.subscribe(
-            f"{DATASET_QUERY_SUBJECT}.embed", queue="dataset_transform", cb=on_embed
-        ),
-        await bus.subscribe(f"{DATASET_QUERY_SUBJECT}.list", queue="dataset_transform", cb=on_list),
-        await bus.subscribe(
-            f"{DATASET_QUERY_SUBJECT}.profiles", queue="dataset_transform", cb=on_profiles
-        ),
-        await bus.subscribe(
-            f"{DATASET_QUERY_SUBJECT}.export", queue="dataset_transform", cb=on_export
-        ),
-    ]
+        await serve(bus, f"{subject}.embed", EmbedRequest, on_embed, queue=queue,
+                    refusals=(EmbedderError,)),
+        await serve(bus, f"{subject}.list", DatasetListQuery, on_list, queue=queue),
+        await serve(bus, f"{subject}.profiles", ProfilesQuery, on_profiles, queue=queue),
+        await serve(bus, f"{subject}.export", DatasetExportQuery, on_export, queue=queue),
+    ]  # fmt: skip
 
 
-async def embed_texts(data: bytes, embedders: EmbedderPool | None) -> dict[str, object]:
-    """The reply to one ``dataset.query.embed`` request (``{"vectors"}`` or ``{"error"}``)."""
+async def embed_texts(request: EmbedRequest, embedders: EmbedderPool | None) -> EmbedReply:
+    """The vectors of one ``dataset.query.embed`` request, in input order.
+
+    Raises:
+        EmbedderError: the profile cannot be served here, or its embedder failed.
+    """
     try:
-        request = msgspec.json.decode(data, type=EmbedRequest)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        return {"error": f"invalid embed request: {exc}", "code": "invalid_request"}
-    if not request.texts or len(request.texts) > MAX_EMBED_TEXTS:
-        return {
-            "error": f"texts must hold 1 to {MAX_EMBED_TEXTS} strings",
-            "code": "invalid_request",
-        }
-    try:
-        embedder = _embedder(request.profile, embedders)
-        vectors = await embedder.embed(request.texts, kind="document")
+        vectors = await _embedder(request.profile, embedders).embed(request.texts, kind="document")
     except EmbedderError as exc:
         log.warning("embed_query_failed", error_class=type(exc).__name__)
-        return {"error": str(exc), "code": type(exc).__name__}
-    except Exception as exc:
-        log.exception("embed_query_crashed", error_class=type(exc).__name__)
-        return {"error": "internal error", "code": "internal_error"}
+        raise
     if request.encoding == "base64":
-        return {"vectors": [encode_vector(v) for v in vectors]}
-    return {"vectors": vectors}
+        return EmbedReply(vectors=[encode_vector(v) for v in vectors])
+    floats: list[list[float] | str] = list(vectors)
+    return EmbedReply(vectors=floats)
 
 
 def _embedder(profile: str | EmbedderProfile, embedders: EmbedderPool | None) -> Embedder:
@@ -166,11 +135,11 @@ def _embedder(profile: str | EmbedderProfile, embedders: EmbedderPool | None) ->
     return LocalEmbedder(profile)
 
 
-async def _export(pool: asyncpg.Pool, uploads: ObjectStore, name: str) -> dict[str, object]:
+async def _export(pool: asyncpg.Pool, uploads: ObjectStore, name: str) -> DatasetExportReply:
     async with pool.acquire() as conn:
         dataset = await store.dataset_id(conn, name)
     if dataset is None:
-        return {"error": f"dataset {name!r} does not exist"}
+        raise RequestRefusedError(f"dataset {name!r} does not exist", code="not_found")
     rows: list[ChunkRow] = []
     async for batch in store.chunk_batches(pool, store.Scope(dataset), 1000):
         rows.extend(_row(c) for c in batch)
@@ -181,7 +150,7 @@ async def _export(pool: asyncpg.Pool, uploads: ObjectStore, name: str) -> dict[s
         with path.open("rb") as handle:
             await uploads.put(object_name, handle)
     log.info("dataset_exported", dataset=name, rows=count)
-    return {"object": object_name, "rows": count}
+    return DatasetExportReply(object=object_name, rows=count)
 
 
 def _row(chunk: store.ChunkRecord) -> ChunkRow:

@@ -1,8 +1,8 @@
 """Datasets over the bus, for HTTP: uploads, transforms, the dataset list, embeddings.
 
 The gateway holds no dataset logic: it does what ``nb ingest`` / ``nb transforms
-create`` do (:mod:`neuralbridge.cli.datasets`, whose ``SUPPORTED``,
-``transforms_create`` and ``_kv_state`` it reuses): a file's bytes go into the
+create`` do, through the library they share (:mod:`neuralbridge.clients.datasets`):
+a file's bytes go into the
 ``dataset_uploads`` object store with an :class:`IngestJob` on
 ``dataset.ingest.<dataset>`` (message id ``ingest:<upload_id>``), a transform is
 a :class:`TransformJob`, and live state is read from the KV buckets the
@@ -22,26 +22,21 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Annotated, Any
 
 import msgspec
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
 
-from neuralbridge.cli.datasets import SUPPORTED, _kv_state, transforms_create
-from neuralbridge.core.bus import Bus
-from neuralbridge.core.schemas import Message, encode
-from neuralbridge.core.subjects import (
-    DATASET_QUERY_SUBJECT,
-    TRANSFORMS_KV,
-    UPLOADS_KV,
-    UPLOADS_OBJECT_STORE,
-    ingest_subject,
+from neuralbridge.clients import (
+    ClientError,
+    RemoteError,
+    ServiceUnavailableError,
+    StateUnavailableError,
 )
+from neuralbridge.clients import datasets as client
+from neuralbridge.clients.datasets import SUPPORTED, IngestFile, now, record_pending
+from neuralbridge.core.bus import Bus
+from neuralbridge.core.subjects import TRANSFORMS_KV, UPLOADS_KV
 from neuralbridge.embedders import DEFAULT_PROFILE
 from neuralbridge.gateway.embeddings import (
     EMBEDDING_MODELS,
@@ -50,19 +45,18 @@ from neuralbridge.gateway.embeddings import (
     EmbeddingsRequest,
     EmbeddingUsage,
     embed,
+    upstream_error,
 )
 from neuralbridge.gateway.errors import (
     InvalidRequestError,
     RequestRejectedError,
     UnknownRequestError,
-    UpstreamFailedError,
-    UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
+from neuralbridge.messages.dataset_queries import DATASET_NAME_PATTERN, DatasetSummary
 from neuralbridge.messages.datasets import (
     COLLECTION_PATTERN,
     ID_PATTERN,
-    IngestJob,
     IngestState,
     ProfileName,
     TransformState,
@@ -90,7 +84,7 @@ __all__ = [
 ]
 
 _Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-_DatasetName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,200}$")]
+_DatasetName = Annotated[str, msgspec.Meta(pattern=DATASET_NAME_PATTERN)]
 _Collection = Annotated[str, msgspec.Meta(pattern=COLLECTION_PATTERN)]
 _ID = re.compile(ID_PATTERN)
 #: Seconds the gateway waits for the worker's profile names before accepting anyway.
@@ -186,81 +180,48 @@ async def upload(
     """Store each ``(filename, bytes)`` and publish its IngestJob (names checked first)."""
     names = [check_filename(name) for name, _ in files]
     try:
-        store = await bus.js.object_store(UPLOADS_OBJECT_STORE)
-    except BucketNotFoundError:
-        raise UpstreamUnavailableError(
-            "the dataset-transform worker has not started yet (no uploads store)"
-        ) from None
+        store = await client.uploads_store(bus)
+    except StateUnavailableError as exc:
+        raise UpstreamUnavailableError(str(exc)) from None
     accepted: list[Upload] = []
     for name, (_, content) in zip(names, files, strict=True):
-        upload_id = str(uuid.uuid4())
-        object_name = f"{upload_id}/{name}"
-        await store.put(object_name, content)
-        job = IngestJob(
-            upload_id=upload_id, dataset=dataset, object_name=object_name, filename=name,
-            custom_metadata=dict(metadata),
-        )  # fmt: skip
-        await bus.publish(ingest_subject(dataset), job, msg_id=f"ingest:{upload_id}")
+        file = IngestFile(filename=name, content=content, metadata=dict(metadata))
+        upload_id = await client.publish_ingest(bus, store, dataset, file)
         pending = IngestState(
             upload_id=upload_id, dataset=dataset, filename=name, status="pending",
-            updated_at=_now(),
+            updated_at=now(),
         )  # fmt: skip
-        await _record_pending(bus, UPLOADS_KV, upload_id, pending)
+        await record_pending(bus, UPLOADS_KV, upload_id, pending)
         accepted.append(Upload(upload_id=upload_id, filename=name))
     return accepted
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-async def _record_pending(bus: Bus, bucket: str, key: str, state: Message) -> None:
-    """Make an accepted job's state readable at once (``pending``) until the worker writes it.
-
-    ``create`` only: when the worker was quicker, its state stays. Without the
-    bucket (the worker never started) the job waits in its stream, unreported.
-    """
-    try:
-        kv = await bus.js.key_value(bucket)
-        await kv.create(key, encode(state))
-    except (BucketNotFoundError, KeyWrongLastSequenceError):
-        return
-
-
-async def _state(bus: Bus, bucket: str, key: str, kind: type[Any], what: str) -> Any:
-    try:
-        kv = await bus.js.key_value(bucket)
-    except BucketNotFoundError:
-        kv = None
-    state = None if kv is None else await _kv_state(kv, key, kind)
-    if state is None:
-        raise UnknownRequestError(f"no {what} {key} (unknown, or not started yet)", param=what)
-    return state
-
-
 async def ingest_state(bus: Bus, upload_id: str) -> IngestState:
     """An upload's state from KV ``dataset_uploads`` (400/404 naming ``upload_id``)."""
-    key = check_id(upload_id, "upload_id")
-    state: IngestState = await _state(bus, UPLOADS_KV, key, IngestState, "upload_id")
+    state = await client.ingest_state(bus, check_id(upload_id, "upload_id"))
+    if state is None:
+        raise _unknown(upload_id, "upload_id")
     return state
 
 
 async def transform_state(bus: Bus, transform_id: str) -> TransformState:
     """A transform's state from KV ``dataset_transforms`` (400/404 naming ``transform_id``)."""
-    key = check_id(transform_id, "transform_id")
-    state: TransformState = await _state(bus, TRANSFORMS_KV, key, TransformState, "transform_id")
+    state = await client.transform_state(bus, check_id(transform_id, "transform_id"))
+    if state is None:
+        raise _unknown(transform_id, "transform_id")
     return state
+
+
+def _unknown(key: str, what: str) -> UnknownRequestError:
+    return UnknownRequestError(f"no {what} {key} (unknown, or not started yet)", param=what)
 
 
 async def _profile_names(bus: Bus) -> list[str] | None:
     """The worker's configured profile names; ``None`` when no worker answers in time."""
-    subject = f"{DATASET_QUERY_SUBJECT}.profiles"
     try:
-        reply = await bus.nc.request(subject, b"{}", timeout=_PROFILES_TIMEOUT)
-        names = json.loads(reply.data)["profiles"]
-    except (NoRespondersError, NatsTimeoutError, ValueError, KeyError, TypeError):
+        return await client.profile_names(bus, timeout=_PROFILES_TIMEOUT)
+    except ClientError:
         return None
-    return [str(n) for n in names] if isinstance(names, list) else None
 
 
 async def start_transform(bus: Bus, data: TransformInput) -> TransformAccepted:
@@ -273,33 +234,22 @@ async def start_transform(bus: Bus, data: TransformInput) -> TransformAccepted:
             f"unknown embedder profile {data.embedder!r}; configured: {', '.join(names)}",
             code="unknown_embedder_profile", param="embedder",
         )  # fmt: skip
-    transform_id = await transforms_create(
+    transform_id = await client.publish_transform(
         bus, dataset=data.dataset, collection=data.collection,
         embedder=data.embedder, source_file=data.source_file,
         chunk_index=data.chunk_index, switch_alias=data.switch_alias,
     )  # fmt: skip
     pending = TransformState(
         transform_id=transform_id, dataset=data.dataset, collection=data.collection,
-        status="pending", updated_at=_now(),
+        status="pending", updated_at=now(),
     )  # fmt: skip
-    await _record_pending(bus, TRANSFORMS_KV, transform_id, pending)
+    await record_pending(bus, TRANSFORMS_KV, transform_id, pending)
     return TransformAccepted(transform_id=transform_id)
 
 
-async def _request(bus: Bus, subject: str, body: dict[str, Any], timeout: float) -> Any:
+async def list_datasets(bus: Bus) -> list[DatasetSummary]:
+    """The worker's ``dataset.query.list`` reply: ``[{name, items, chunks}]``."""
     try:
-        reply = await bus.nc.request(subject, json.dumps(body).encode(), timeout=timeout)
-    except NoRespondersError:
-        raise UpstreamUnavailableError("no dataset-transform worker is answering") from None
-    except NatsTimeoutError:
-        raise UpstreamTimeoutError("the dataset-transform worker did not answer in time") from None
-    answer = json.loads(reply.data)
-    if isinstance(answer, dict) and "error" in answer:
-        raise UpstreamFailedError(str(answer["error"]), code=answer.get("code"))
-    return answer
-
-
-async def list_datasets(bus: Bus) -> list[dict[str, Any]]:
-    """The worker's ``dataset.query.list`` reply: ``[{name, items, chunks, ...}]``."""
-    rows: list[dict[str, Any]] = await _request(bus, f"{DATASET_QUERY_SUBJECT}.list", {}, 10)
-    return rows
+        return await client.list_datasets(bus, timeout=10)
+    except (ServiceUnavailableError, RemoteError) as exc:
+        raise upstream_error(exc) from None

@@ -20,20 +20,21 @@ import asyncio
 import base64
 import json
 import struct
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Literal, get_args
 
 import msgspec
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 
+from neuralbridge.clients import RemoteError, ServiceUnavailableError
+from neuralbridge.clients.datasets import embed_texts
 from neuralbridge.core.bus import Bus
-from neuralbridge.core.subjects import DATASET_QUERY_SUBJECT
 from neuralbridge.gateway.errors import (
+    GatewayError,
     InvalidRequestError,
     UpstreamFailedError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
+from neuralbridge.messages.dataset_queries import EmbedRequest
 
 __all__ = [
     "EMBEDDING_MODELS",
@@ -45,6 +46,7 @@ __all__ = [
     "EmbeddingsRequest",
     "embed",
     "plan_slices",
+    "upstream_error",
 ]
 
 #: ``model`` names ``POST /v1/embeddings`` accepts; each means the worker's ``local`` profile.
@@ -141,22 +143,25 @@ def _texts(data: EmbeddingsRequest, max_payload: int) -> list[str]:
     return texts
 
 
+def upstream_error(exc: ServiceUnavailableError | RemoteError) -> GatewayError:
+    """The HTTP error for a worker that is missing (503), slow (504) or refused (502)."""
+    if isinstance(exc, RemoteError):
+        return UpstreamFailedError(str(exc), code=exc.code)
+    if exc.timed_out:
+        return UpstreamTimeoutError("the dataset-transform worker did not answer in time")
+    return UpstreamUnavailableError("no dataset-transform worker is answering")
+
+
 async def _ask(bus: Bus, texts: list[str], timeout: float) -> list[str]:
-    body = json.dumps({"texts": texts, "profile": "local", "encoding": "base64"}).encode()
-    subject = f"{DATASET_QUERY_SUBJECT}.embed"
+    request = EmbedRequest(texts=texts, profile="local", encoding="base64")
     try:
-        reply = await bus.nc.request(subject, body, timeout=timeout)
-    except NoRespondersError:
-        raise UpstreamUnavailableError("no dataset-transform worker is answering") from None
-    except NatsTimeoutError:
-        raise UpstreamTimeoutError("the dataset-transform worker did not answer in time") from None
-    answer: dict[str, Any] = json.loads(reply.data)
-    if "error" in answer:
-        raise UpstreamFailedError(str(answer["error"]), code=answer.get("code"))
-    vectors: list[str] = answer["vectors"]
-    if len(vectors) != len(texts):
+        reply = await embed_texts(bus, request, timeout=timeout)
+    except (ServiceUnavailableError, RemoteError) as exc:
+        raise upstream_error(exc) from None
+    vectors = reply.vectors
+    if len(vectors) != len(texts) or not all(isinstance(v, str) for v in vectors):
         raise UpstreamFailedError(f"the worker sent {len(vectors)} vectors for {len(texts)} texts")
-    return vectors
+    return [str(v) for v in vectors]
 
 
 async def embed(bus: Bus, data: EmbeddingsRequest, *, timeout: float) -> EmbeddingList:

@@ -1,6 +1,7 @@
 """The pipeline's side of the trainer's ``cache_cleanup`` job (seed 000's CacheCleanupWorker).
 
-Two core-NATS subscriptions per instance (see ``neuralbridge.messages.cache``):
+Two subscriptions per instance through the shared responder (see
+``neuralbridge.messages.cache``):
 
 * ``proxy.cache.cleanup`` in queue group ``proxy-pipeline``: one instance per
   request deletes the expired rows of the persistent cache (one
@@ -10,8 +11,8 @@ Two core-NATS subscriptions per instance (see ``neuralbridge.messages.cache``):
 * ``proxy.cache.purge``, no queue group: every instance drops the expired
   entries of its memory LRU and answers :class:`MemoryPurgeReply`.
 
-A request that does not decode is answered with nothing and logged: the
-trainer's request then times out and its run is retried.
+A request that does not decode is answered with an ``ErrorReply`` naming the
+field, so the trainer's run fails at once with the reason.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ import socket
 import uuid
 
 import structlog
-from nats.aio.msg import Msg
 
 from neuralbridge.core.bus import Bus, BusSubscription
-from neuralbridge.core.errors import PayloadError
-from neuralbridge.core.schemas import decode, encode
+from neuralbridge.core.observability.logs import scrub
+from neuralbridge.core.responder import serve
 from neuralbridge.core.subjects import (
     PROXY_CACHE_CLEANUP_QUEUE,
     PROXY_CACHE_CLEANUP_SUBJECT,
@@ -54,53 +54,34 @@ async def serve_cleanup(
     """Answer the trainer's cleanup requests; unsubscribe the returned subscriptions to stop."""
     name = instance or instance_name()
 
-    async def on_cleanup(msg: Msg) -> None:
-        request = _decode(msg)
-        if request is None:
-            return
+    async def on_cleanup(request: CacheCleanupRequest) -> PersistentCleanupReply:
         try:
             entries, freed = await cache.delete_expired_rows()
         except Exception as exc:  # noqa: BLE001 - the trainer gets the reason and retries
-            log.warning("cache_cleanup_failed", run_id=request.run_id, error=str(exc))
-            reply = PersistentCleanupReply(instance=name, error=f"{type(exc).__name__}: {exc}")
-        else:
-            log.info("cache_cleanup_persistent", run_id=request.run_id, entries_deleted=entries,
-                     bytes_freed=freed)  # fmt: skip
-            reply = PersistentCleanupReply(
-                instance=name, entries_deleted=entries, bytes_freed=freed
-            )
-        await msg.respond(encode(reply))
+            log.warning("cache_cleanup_failed", run_id=request.run_id,
+                        error_class=type(exc).__name__)  # fmt: skip
+            error = scrub(f"{type(exc).__name__}: {exc}")
+            return PersistentCleanupReply(instance=name, error=error)
+        log.info("cache_cleanup_persistent", run_id=request.run_id, entries_deleted=entries,
+                 bytes_freed=freed)  # fmt: skip
+        return PersistentCleanupReply(instance=name, entries_deleted=entries, bytes_freed=freed)
 
-    async def on_purge(msg: Msg) -> None:
-        request = _decode(msg)
-        if request is None:
-            return
+    async def on_purge(request: CacheCleanupRequest) -> MemoryPurgeReply:
         purge = cache.purge_memory()
         log.info("cache_memory_purged", run_id=request.run_id, entries_purged=purge.entries_purged,
                  size_before=purge.size_before, size_after=purge.size_after)  # fmt: skip
-        await msg.respond(
-            encode(
-                MemoryPurgeReply(
-                    instance=name,
-                    entries_purged=purge.entries_purged,
-                    size_before=purge.size_before,
-                    size_after=purge.size_after,
-                    memory_freed=purge.size_before - purge.size_after,
-                )
-            )
+        return MemoryPurgeReply(
+            instance=name,
+            entries_purged=purge.entries_purged,
+            size_before=purge.size_before,
+            size_after=purge.size_after,
+            memory_freed=purge.size_before - purge.size_after,
         )
 
     return [
-        await bus.subscribe(
-            PROXY_CACHE_CLEANUP_SUBJECT, queue=PROXY_CACHE_CLEANUP_QUEUE, cb=on_cleanup
+        await serve(
+            bus, PROXY_CACHE_CLEANUP_SUBJECT, CacheCleanupRequest, on_cleanup,
+            queue=PROXY_CACHE_CLEANUP_QUEUE,
         ),
-        await bus.subscribe(PROXY_CACHE_PURGE_SUBJECT, cb=on_purge),
-    ]
-
-
-def _decode(msg: Msg) -> CacheCleanupRequest | None:
-    try:
-        return decode(msg.data, CacheCleanupRequest)
-    except PayloadError as exc:
-        log.warning("cache_cleanup_request_rejected", subject=msg.subject, error=str(exc))
-        return None
+        await serve(bus, PROXY_CACHE_PURGE_SUBJECT, CacheCleanupRequest, on_purge),
+    ]  # fmt: skip

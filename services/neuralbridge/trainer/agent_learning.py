@@ -8,7 +8,9 @@
   be stored: it goes to the DLQ at once, naming the agent.
 * :func:`serve_learning_examples` — ``trainer.query.learning_examples`` (list)
   and ``trainer.command.review_example`` (approve / reject), the requests of
-  ``nb learning examples``; a refused request is answered with ``error``.
+  ``nb learning examples``, served by the shared responder: an unknown example
+  or a database failure is answered with ``error``; a request that does not
+  decode, with an ``ErrorReply``.
 """
 
 from __future__ import annotations
@@ -19,12 +21,11 @@ from typing import Any
 
 import asyncpg
 import structlog
-from nats.aio.msg import Msg
 
 from neuralbridge.core.bus import Bus, BusSubscription
-from neuralbridge.core.errors import PayloadError, PermanentError
+from neuralbridge.core.errors import PermanentError
+from neuralbridge.core.responder import serve
 from neuralbridge.core.runner import JobContext, JobRunner
-from neuralbridge.core.schemas import decode, encode
 from neuralbridge.core.subjects import (
     TRAINER_LEARNING_EXAMPLES_SUBJECT,
     TRAINER_REVIEW_EXAMPLE_SUBJECT,
@@ -146,28 +147,27 @@ async def review_example(pool: asyncpg.Pool, review: LearningExampleReview) -> L
 async def serve_learning_examples(bus: Bus, pool: asyncpg.Pool) -> list[BusSubscription]:
     """Answer ``nb learning examples`` (a queue group: one replica answers each)."""
 
-    async def on_list(msg: Msg) -> None:
+    async def on_list(query: LearningExampleQuery) -> LearningExampleList:
         try:
-            query = decode(msg.data or b"{}", LearningExampleQuery)
-            reply = LearningExampleList(examples=await list_examples(pool, query))
-        except PayloadError as exc:
-            reply = LearningExampleList(error=str(exc))
+            return LearningExampleList(examples=await list_examples(pool, query))
         except (asyncpg.PostgresError, OSError) as exc:
-            log.warning("learning_examples_failed", error=str(exc))
-            reply = LearningExampleList(error=f"the trainer could not read them: {exc}")
-        await msg.respond(encode(reply))
+            log.warning("learning_examples_failed", error_class=type(exc).__name__)
+            return LearningExampleList(
+                error=f"the trainer could not read them: {type(exc).__name__}"
+            )
 
-    async def on_review(msg: Msg) -> None:
+    async def on_review(review: LearningExampleReview) -> LearningExampleReply:
         try:
-            reply = await review_example(pool, decode(msg.data, LearningExampleReview))
-        except PayloadError as exc:
-            reply = LearningExampleReply(error=str(exc))
+            return await review_example(pool, review)
         except (asyncpg.PostgresError, OSError) as exc:
-            log.warning("learning_example_review_failed", error=str(exc))
-            reply = LearningExampleReply(error=f"the trainer could not store it: {exc}")
-        await msg.respond(encode(reply))
+            log.warning("learning_example_review_failed", error_class=type(exc).__name__)
+            return LearningExampleReply(
+                error=f"the trainer could not store it: {type(exc).__name__}"
+            )
 
     return [
-        await bus.subscribe(TRAINER_LEARNING_EXAMPLES_SUBJECT, queue="trainer", cb=on_list),
-        await bus.subscribe(TRAINER_REVIEW_EXAMPLE_SUBJECT, queue="trainer", cb=on_review),
-    ]
+        await serve(bus, TRAINER_LEARNING_EXAMPLES_SUBJECT, LearningExampleQuery, on_list,
+                    queue="trainer"),
+        await serve(bus, TRAINER_REVIEW_EXAMPLE_SUBJECT, LearningExampleReview, on_review,
+                    queue="trainer"),
+    ]  # fmt: skip

@@ -1,7 +1,9 @@
 """``trainer.agents.*``: create agents, take their documents, start their training.
 
-Request/reply (queue group ``trainer``), one :class:`AgentReply` per request;
-the messages are in :mod:`neuralbridge.messages.agents`. Document bytes come
+Request/reply through the shared responder (queue group ``trainer``), one
+:class:`AgentReply` per request (a refusal sets its ``error``; a request that
+does not decode, or a failure, is an ``ErrorReply``); the messages are in
+:mod:`neuralbridge.messages.agents`. Document bytes come
 through the JetStream object store ``agent_uploads`` (so ``nb agents upload``
 works from any machine that reaches NATS, with files of any size): the trainer
 checks the SHA-256, writes the file atomically to
@@ -25,18 +27,18 @@ import asyncio
 import hashlib
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import asyncpg
 import structlog
-from nats.aio.msg import Msg
 from nats.js.errors import ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
 from neuralbridge.core.bus import Bus, BusSubscription
-from neuralbridge.core.errors import PayloadError
-from neuralbridge.core.schemas import decode, encode
+from neuralbridge.core.responder import serve
+from neuralbridge.core.schemas import Message
 from neuralbridge.core.subjects import AGENT_UPLOADS_OBJECT_STORE, TRAINER_AGENTS_SUBJECT
 from neuralbridge.documents import UnsupportedFormatError, detect_format
 from neuralbridge.messages.agents import (
@@ -61,6 +63,8 @@ __all__ = ["AgentRequestError", "AgentRequests", "serve_agents"]
 
 log = structlog.get_logger()
 
+Q = TypeVar("Q", bound=Message)
+
 #: Time the run gets beyond the trainer's own limit: reading documents, writing the CSV.
 PROCESSING_ALLOWANCE_SECONDS = 600.0
 
@@ -75,8 +79,30 @@ async def serve_agents(
     """Answer ``trainer.agents.<verb>`` requests (the uploads store is declared first)."""
     uploads = await bus.js.object_store(AGENT_UPLOADS_OBJECT_STORE)
     handler = AgentRequests(bus, pool, settings, clock, root=root, uploads=uploads)
-    sub = await bus.subscribe(f"{TRAINER_AGENTS_SUBJECT}.*", queue="trainer", cb=handler.on_msg)
-    return [sub]
+    subject = TRAINER_AGENTS_SUBJECT
+    return [
+        await serve(bus, f"{subject}.create", AgentCreate, _refusing(handler.create),
+                    queue="trainer"),
+        await serve(bus, f"{subject}.upload", AgentUpload, _refusing(handler.upload),
+                    queue="trainer"),
+        await serve(bus, f"{subject}.train", AgentRef, _refusing(handler.train), queue="trainer"),
+        await serve(bus, f"{subject}.status", AgentRef, _refusing(handler.status),
+                    queue="trainer"),
+    ]  # fmt: skip
+
+
+def _refusing(
+    handler: Callable[[Q], Awaitable[AgentReply]],
+) -> Callable[[Q], Awaitable[AgentReply]]:
+    """Answer the trainer's refusals as ``AgentReply.error`` (the CLI prints it)."""
+
+    async def on_request(request: Q) -> AgentReply:
+        try:
+            return await handler(request)
+        except AgentRequestError as exc:
+            return AgentReply(error=str(exc))
+
+    return on_request
 
 
 class AgentRequests:
@@ -88,33 +114,6 @@ class AgentRequests:
     ) -> None:  # fmt: skip
         self._bus, self._pool, self._settings, self._clock = bus, pool, settings, clock
         self._root, self._uploads = root, uploads
-
-    async def on_msg(self, msg: Msg) -> None:
-        """Answer one request (refusals and failures become ``AgentReply.error``)."""
-        verb = msg.subject.rsplit(".", 1)[-1]
-        try:
-            reply = await self._answer(verb, msg.data)
-        except (AgentRequestError, PayloadError) as exc:
-            reply = AgentReply(error=str(exc))
-        except Exception as exc:  # the asker gets a reason, never silence
-            log.exception("agent_request_failed", verb=verb)
-            reply = AgentReply(error=f"the trainer could not {verb}: {type(exc).__name__}: {exc}")
-        await msg.respond(encode(reply))
-
-    async def _answer(self, verb: str, data: bytes) -> AgentReply:
-        match verb:
-            case "create":
-                return await self.create(decode(data, AgentCreate))
-            case "upload":
-                return await self.upload(decode(data, AgentUpload))
-            case "train":
-                return await self.train(decode(data, AgentRef).agent_id)
-            case "status":
-                return AgentReply(agent=await self._existing(decode(data, AgentRef).agent_id))
-            case _:
-                raise AgentRequestError(
-                    f"unknown agents request {verb!r}: use create, upload, train or status"
-                )
 
     async def create(self, request: AgentCreate) -> AgentReply:
         """A new agent, ``pending`` until its documents are complete."""
@@ -146,8 +145,13 @@ class AgentRequests:
                  documents=count)  # fmt: skip
         return await self._enqueue_and_reply(request.agent_id, generation)
 
-    async def train(self, agent_id: str) -> AgentReply:
+    async def status(self, request: AgentRef) -> AgentReply:
+        """The agent as it is now."""
+        return AgentReply(agent=await self._existing(request.agent_id))
+
+    async def train(self, request: AgentRef) -> AgentReply:
         """The documents are complete: enqueue ``agent_training`` now."""
+        agent_id = request.agent_id
         async with self._pool.acquire() as conn, conn.transaction():
             await self._lock_idle(conn, agent_id, "start training", allow_queued=True)
             if await agent_store.count_documents(conn, agent_id) == 0:

@@ -28,10 +28,10 @@ import time
 from typing import Any
 
 import msgspec
-import nats.errors
 import structlog
 from nats.aio.msg import Msg
 
+from neuralbridge.clients import RemoteError, ServiceUnavailableError, ask
 from neuralbridge.core.errors import PayloadError
 from neuralbridge.core.schemas import decode, encode
 from neuralbridge.core.subjects import PROXY_CACHE_CLEANUP_SUBJECT, PROXY_CACHE_PURGE_SUBJECT
@@ -81,21 +81,20 @@ async def _clean_persistent(
     timeout = run.settings.cache_cleanup_timeout_seconds
     subject = PROXY_CACHE_CLEANUP_SUBJECT
     try:
-        msg = await run.bus.nc.request(subject, encode(request), timeout=timeout)
-    except nats.errors.NoRespondersError:
+        reply = await ask(run.bus, subject, request, PersistentCleanupReply, timeout=timeout,
+                          service="proxy-pipeline instance")  # fmt: skip
+    except ServiceUnavailableError as exc:
+        if exc.timed_out:
+            raise CacheCleanupError(
+                f"no proxy-pipeline instance answered {subject} within {timeout:g}s: "
+                "expired persistent cache entries may not have been deleted"
+            ) from None
         raise CacheCleanupError(
             f"no proxy-pipeline instance is subscribed to {subject}: "
             "expired persistent cache entries were not deleted (is the proxy pipeline running?)"
         ) from None
-    except nats.errors.TimeoutError:
-        raise CacheCleanupError(
-            f"no proxy-pipeline instance answered {subject} within {timeout:g}s: "
-            "expired persistent cache entries may not have been deleted"
-        ) from None
-    try:
-        reply = decode(msg.data, PersistentCleanupReply)
-    except PayloadError as exc:
-        raise CacheCleanupError(f"unreadable reply on {subject}: {exc}") from None
+    except RemoteError as exc:
+        raise CacheCleanupError(f"the proxy pipeline refused {subject}: {exc}") from None
     if reply.error is not None:
         raise CacheCleanupError(
             f"proxy-pipeline instance {reply.instance} could not delete expired persistent "
@@ -118,7 +117,7 @@ async def _purge_memory(run: RunContext, request: CacheCleanupRequest) -> list[M
         replies[reply.instance] = reply
 
     inbox = nc.new_inbox()
-    sub = await nc.subscribe(inbox, cb=on_reply)
+    sub = await run.bus.subscribe(inbox, cb=on_reply)
     try:
         await nc.publish(PROXY_CACHE_PURGE_SUBJECT, encode(request), reply=inbox)
         await asyncio.sleep(run.settings.cache_cleanup_broadcast_window_seconds)

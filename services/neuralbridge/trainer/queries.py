@@ -1,6 +1,6 @@
 """Reads other processes ask of the trainer over NATS request/reply.
 
-``trainer.query.stats`` → :class:`JobStatsReply` (seed 000's ``get_job_stats``):
+``trainer.query.stats`` :class:`JobStatsQuery` → :class:`JobStatsReply`:
 runs by status, per-queue average duration and success rate of finished runs,
 the 10 most recent failures, and the training-queue runs pending or running.
 ``trainer.query.report`` :class:`LearningReportQuery` → :class:`LearningReportReply`
@@ -10,6 +10,9 @@ the 10 most recent failures, and the training-queue runs pending or running.
 retrying one by hand, :mod:`neuralbridge.trainer.retries`).
 ``trainer.query.learning_examples`` and ``trainer.command.review_example``: agents'
 learning examples (:mod:`neuralbridge.trainer.agent_learning`).
+
+All are served by the shared responder (queue group ``trainer``): a request
+that does not decode, or a failure, is answered with an ``ErrorReply``.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ from datetime import UTC, datetime
 import asyncpg
 import msgspec
 import structlog
-from nats.aio.msg import Msg
 
 from neuralbridge.core.bus import Bus, BusSubscription
-from neuralbridge.core.errors import PayloadError
-from neuralbridge.core.schemas import decode, encode
+from neuralbridge.core.responder import serve
 from neuralbridge.core.subjects import TRAINER_COMMAND_SUBJECT, TRAINER_QUERY_SUBJECT
+from neuralbridge.messages.learning import LearningReportQuery, LearningReportReply
+from neuralbridge.messages.trainer_queries import JobStatsQuery
 from neuralbridge.messages.training import (
     RUN_STATUSES,
     FailedRun,
@@ -51,44 +54,34 @@ log = structlog.get_logger()
 async def serve_queries(bus: Bus, pool: asyncpg.Pool) -> list[BusSubscription]:
     """Answer queries and commands (a queue group: one replica answers each)."""
 
-    async def on_stats(msg: Msg) -> None:
+    async def on_stats(_: JobStatsQuery) -> JobStatsReply:
         stats = await job_stats(pool)
         health = await job_health(bus, pool, datetime.now(UTC))
-        await msg.respond(encode(msgspec.structs.replace(stats, health=health)))
+        return msgspec.structs.replace(stats, health=health)
 
-    async def on_report(msg: Msg) -> None:
-        await msg.respond(encode(await answer_report_query(pool, msg.data)))
+    async def on_report(query: LearningReportQuery) -> LearningReportReply:
+        return await answer_report_query(pool, query)
 
     board = await RunBoard.open(bus)
 
-    async def on_failed(msg: Msg) -> None:
-        try:
-            query = decode(msg.data or b"{}", FailedRunsQuery)
-        except PayloadError as exc:
-            await msg.respond(encode(FailedRunsReply(runs=[], error=str(exc))))
-            return
-        await msg.respond(encode(FailedRunsReply(runs=await failed_runs(pool, query.limit))))
+    async def on_failed(query: FailedRunsQuery) -> FailedRunsReply:
+        return FailedRunsReply(runs=await failed_runs(pool, query.limit))
 
-    async def on_retry(msg: Msg) -> None:
-        try:
-            command = decode(msg.data, RetryRun)
-        except PayloadError as exc:
-            reply = RetryReply(run_id="", code="invalid_request", error=str(exc))
-        else:
-            reply = await retry_run(pool, bus, board, command.run_id)
-        await msg.respond(encode(reply))
+    async def on_retry(command: RetryRun) -> RetryReply:
+        return await retry_run(pool, bus, board, command.run_id)
 
+    query, command, queue = TRAINER_QUERY_SUBJECT, TRAINER_COMMAND_SUBJECT, "trainer"
     return [
-        await bus.subscribe(f"{TRAINER_QUERY_SUBJECT}.failed", queue="trainer", cb=on_failed),
-        await bus.subscribe(f"{TRAINER_COMMAND_SUBJECT}.retry", queue="trainer", cb=on_retry),
-        await bus.subscribe(f"{TRAINER_QUERY_SUBJECT}.stats", queue="trainer", cb=on_stats),
-        await bus.subscribe(f"{TRAINER_QUERY_SUBJECT}.report", queue="trainer", cb=on_report),
+        await serve(bus, f"{query}.failed", FailedRunsQuery, on_failed, queue=queue),
+        await serve(bus, f"{command}.retry", RetryRun, on_retry, queue=queue),
+        await serve(bus, f"{query}.stats", JobStatsQuery, on_stats, queue=queue),
+        await serve(bus, f"{query}.report", LearningReportQuery, on_report, queue=queue),
         *await serve_learning_examples(bus, pool),  # nb learning examples list|approve|reject
     ]
 
 
 async def job_stats(pool: asyncpg.Pool, *, failures: int = 10) -> JobStatsReply:
-    """Seed 000's ``get_job_stats`` over the ``job_runs`` table."""
+    """Job statistics over the ``job_runs`` table."""
     by_status: dict[str, int] = dict.fromkeys(RUN_STATUSES, 0)
     for row in await pool.fetch("SELECT status, count(*) AS n FROM job_runs GROUP BY status"):
         by_status[row["status"]] = int(row["n"])

@@ -23,8 +23,6 @@ import asyncpg
 import msgspec
 import structlog
 
-from neuralbridge.core.errors import PayloadError
-from neuralbridge.core.schemas import decode
 from neuralbridge.messages.learning import (
     LearningReport,
     LearningReportQuery,
@@ -278,14 +276,15 @@ async def load_report(pool: asyncpg.Pool, week: str | None = None) -> LearningRe
     return msgspec.json.decode(raw, type=LearningReport)
 
 
-async def answer_report_query(pool: asyncpg.Pool, data: bytes) -> LearningReportReply:
+async def answer_report_query(
+    pool: asyncpg.Pool, query: LearningReportQuery
+) -> LearningReportReply:
     """The reply to one ``trainer.query.report`` request."""
-    try:
-        query = decode(data or b"{}", LearningReportQuery)
-        if query.week is not None:
+    if query.week is not None:
+        try:
             parse_week(query.week)
-    except (PayloadError, ValueError) as exc:
-        return LearningReportReply(error="invalid_request", message=str(exc))
+        except ValueError as exc:
+            return LearningReportReply(error="invalid_request", message=str(exc))
     report = await load_report(pool, query.week)
     if report is None:
         which = f"week {query.week}" if query.week else "any week"

@@ -35,6 +35,7 @@ from neuralbridge.gateway.datasets import (
 )
 from neuralbridge.gateway.errors import InvalidRequestError
 from neuralbridge.gateway.jsonbody import declare_body, read_json
+from neuralbridge.messages.dataset_queries import DatasetSummary
 from neuralbridge.messages.datasets import IngestState, TransformState
 
 __all__ = ["datasets_router"]
@@ -80,7 +81,7 @@ async def get_transform(transform_id: FromPath[str], bus: NamedDependency[Bus]) 
 
 
 @get("/datasets", summary="Datasets with item and chunk counts")
-async def get_datasets(bus: NamedDependency[Bus]) -> list[dict[str, Any]]:
+async def get_datasets(bus: NamedDependency[Bus]) -> list[DatasetSummary]:
     """As the dataset-transform worker reports them."""
     return await list_datasets(bus)
 

@@ -6,7 +6,7 @@ failed runs are requests the trainer answers (``trainer.query.stats``,
 state is its key in KV ``trainer_runs``, and a cancellation is a key in KV
 ``trainer_cancels`` (the run stops at its next progress step).
 
-* ``GET /api/jobs/stats`` — seed 000's ``get_job_stats`` (:class:`JobStatsReply`).
+* ``GET /api/jobs/stats`` — job statistics (:class:`JobStatsReply`).
 * ``GET /api/jobs/failed?limit=20`` — failed runs with their error, newest first.
 * ``GET /api/jobs/{run_id}`` — the run's live state (:class:`JobRunState`).
 * ``POST /api/jobs/{run_id}/retry`` — 202 with the new run's id.
@@ -21,46 +21,31 @@ answer in time 504.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, TypeVar
 
 import msgspec
 from litestar import Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import Parameter
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError
-from nats.js.kv import KeyValue
 
-from neuralbridge.cli.jobs import TrainerUnavailableError, ask_trainer
+from neuralbridge.clients import RemoteError, StateUnavailableError, TrainerUnavailableError
+from neuralbridge.clients import jobs as client
 from neuralbridge.core.bus import Bus
-from neuralbridge.core.schemas import Message, decode
-from neuralbridge.core.subjects import (
-    TRAINER_CANCELS_KV,
-    TRAINER_COMMAND_SUBJECT,
-    TRAINER_QUERY_SUBJECT,
-    TRAINER_RUNS_KV,
-)
 from neuralbridge.gateway.access import require_admin
 from neuralbridge.gateway.errors import (
     GatewayError,
     InvalidRequestError,
     UnknownRequestError,
+    UpstreamFailedError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from neuralbridge.messages.training import (
-    TERMINAL_STATUSES,
-    FailedRun,
-    FailedRunsQuery,
-    FailedRunsReply,
-    JobRunState,
-    JobStatsReply,
-    RetryReply,
-    RetryRun,
-)
+from neuralbridge.messages.training import TERMINAL_STATUSES, FailedRun, JobRunState, JobStatsReply
 
 __all__ = ["CancelAccepted", "JobConflictError", "RetryAccepted", "jobs_router"]
 
-R = TypeVar("R", bound=Message)
+R = TypeVar("R")
 
 _RUN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 #: A run id in a path: one that cannot be a run id is a 400 naming ``run_id``, before NATS.
@@ -95,40 +80,32 @@ class CancelAccepted(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
 
 
-async def _ask(subject: str, bus: Bus, request: Message, reply_type: type[R]) -> R:
+async def _ask(call: Awaitable[R]) -> R:
     try:
-        return await ask_trainer(bus, subject, request, reply_type, timeout=TRAINER_TIMEOUT)
+        return await call
     except TrainerUnavailableError as exc:
         if exc.timed_out:
             raise UpstreamTimeoutError(str(exc), code="trainer_timeout") from None
         raise UpstreamUnavailableError(str(exc), code="trainer_unavailable") from None
-
-
-async def _bucket(bus: Bus, name: str) -> KeyValue:
-    try:
-        return await bus.js.key_value(name)
-    except BucketNotFoundError:
-        raise UpstreamUnavailableError(
-            f"the trainer has not started yet (no {name} bucket)", code="trainer_unavailable"
-        ) from None
+    except RemoteError as exc:
+        if exc.code == "invalid_request":
+            raise InvalidRequestError(str(exc)) from None
+        raise UpstreamFailedError(str(exc), code=exc.code) from None
+    except StateUnavailableError as exc:
+        raise UpstreamUnavailableError(str(exc), code="trainer_unavailable") from None
 
 
 async def _run_state(bus: Bus, run_id: str) -> JobRunState:
-    unknown = UnknownRequestError(f"no job run {run_id!r}", code="unknown_run", param="run_id")
-    runs = await _bucket(bus, TRAINER_RUNS_KV)
-    try:
-        entry = await runs.get(run_id)
-    except KeyNotFoundError:
-        raise unknown from None
-    if not entry.value:
-        raise unknown
-    return decode(entry.value, JobRunState)
+    state = await _ask(client.run_state(bus, run_id))
+    if state is None:
+        raise UnknownRequestError(f"no job run {run_id!r}", code="unknown_run", param="run_id")
+    return state
 
 
 @get("/stats", summary="Runs by status, per-queue performance, failures, active training")
 async def get_stats(bus: NamedDependency[Bus]) -> JobStatsReply:
-    """Seed 000's ``get_job_stats``, as the trainer computes it."""
-    return await _ask(f"{TRAINER_QUERY_SUBJECT}.stats", bus, Message(), JobStatsReply)
+    """Runs by status, per-queue performance and health, as the trainer computes them."""
+    return await _ask(client.job_stats(bus, timeout=TRAINER_TIMEOUT))
 
 
 @get("/failed", summary="Failed runs with their error, newest first")
@@ -136,10 +113,8 @@ async def get_failed(
     bus: NamedDependency[Bus],
     limit: Annotated[int, Parameter(ge=1, le=1000, description="at most this many")] = 20,
 ) -> list[FailedRun]:
-    """Seed 001's failed job registry; ``retried_as`` names a run's retry."""
-    reply = await _ask(
-        f"{TRAINER_QUERY_SUBJECT}.failed", bus, FailedRunsQuery(limit=limit), FailedRunsReply
-    )
+    """The failed job registry; ``retried_as`` names a run's retry."""
+    reply = await _ask(client.failed_runs(bus, limit, timeout=TRAINER_TIMEOUT))
     if reply.error:
         raise InvalidRequestError(reply.error, param="limit")
     return reply.runs
@@ -154,7 +129,7 @@ async def get_run(run_id: RunId, bus: NamedDependency[Bus]) -> JobRunState:
 @post("/{run_id:str}/retry", status_code=202, summary="Run a failed or cancelled run again")
 async def retry_run(run_id: RunId, bus: NamedDependency[Bus]) -> RetryAccepted:
     """A new manual run of the same job, queue, config and time limit."""
-    reply = await _ask(f"{TRAINER_COMMAND_SUBJECT}.retry", bus, RetryRun(run_id=run_id), RetryReply)
+    reply = await _ask(client.retry_run(bus, run_id, timeout=TRAINER_TIMEOUT))
     message = reply.error or f"run {run_id} cannot be retried"
     match reply.code:
         case None if reply.new_run_id and reply.job and reply.queue:
@@ -184,8 +159,7 @@ async def cancel_run(
             f"run {run_id} of {state.job} already ended {state.status}; nothing to cancel",
             code="already_finished", param="run_id",
         )  # fmt: skip
-    cancels = await _bucket(bus, TRAINER_CANCELS_KV)
-    await cancels.put(run_id, reason.encode())
+    await _ask(client.request_cancel(bus, run_id, reason))
     return CancelAccepted(run_id=run_id, status="cancel_requested", reason=reason)
 
 

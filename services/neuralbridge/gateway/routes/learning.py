@@ -15,13 +15,10 @@ import re
 from litestar import Router, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
-from nats.errors import ConnectionClosedError, NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 
+from neuralbridge.clients import RemoteError, TrainerUnavailableError
+from neuralbridge.clients import jobs as client
 from neuralbridge.core.bus import Bus
-from neuralbridge.core.errors import PayloadError
-from neuralbridge.core.schemas import decode, encode
-from neuralbridge.core.subjects import TRAINER_QUERY_SUBJECT
 from neuralbridge.gateway.access import require_admin
 from neuralbridge.gateway.errors import (
     InvalidRequestError,
@@ -30,12 +27,7 @@ from neuralbridge.gateway.errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from neuralbridge.messages.learning import (
-    LearningReport,
-    LearningReportQuery,
-    LearningReportReply,
-    parse_week,
-)
+from neuralbridge.messages.learning import LearningReport, parse_week
 
 __all__ = ["REPORT_TIMEOUT_SECONDS", "WEEK_PATTERN", "fetch_report", "learning_router"]
 
@@ -57,21 +49,18 @@ async def fetch_report(bus: Bus, week: str | None, *, timeout: float) -> Learnin
             parse_week(week)
         except ValueError as exc:
             raise UnknownRequestError(str(exc), code="report_not_found", param="week") from None
-    subject = f"{TRAINER_QUERY_SUBJECT}.report"
     try:
-        msg = await bus.nc.request(subject, encode(LearningReportQuery(week=week)), timeout)
-    except (NoRespondersError, ConnectionClosedError):
+        reply = await client.learning_report(bus, week, timeout=timeout)
+    except TrainerUnavailableError as exc:
+        if exc.timed_out:
+            raise UpstreamTimeoutError(str(exc), code="trainer_timeout") from None
         raise UpstreamUnavailableError(
             "no trainer is answering", code="trainer_unavailable"
         ) from None
-    except NatsTimeoutError:
-        raise UpstreamTimeoutError(
-            f"the trainer did not answer within {timeout:g}s", code="trainer_timeout"
-        ) from None
-    try:
-        reply = decode(msg.data, LearningReportReply)
-    except PayloadError as exc:
-        raise UpstreamFailedError(f"unreadable reply from the trainer: {exc}") from None
+    except RemoteError as exc:
+        if exc.code == "invalid_request":
+            raise InvalidRequestError(str(exc), param="week") from None
+        raise UpstreamFailedError(str(exc), code=exc.code) from None
     if reply.report is not None:
         return reply.report
     message = reply.message or "no learning report"
@@ -84,7 +73,7 @@ async def fetch_report(bus: Bus, week: str | None, *, timeout: float) -> Learnin
 async def learning_report(
     bus: NamedDependency[Bus], week: FromQuery[str | None] = None
 ) -> LearningReport:
-    """Seed 001's learning report of ``week`` (ISO ``YYYY-Www``), or the latest one.
+    """The learning report of ``week`` (ISO ``YYYY-Www``), or the latest one.
 
     Weekly metrics, their week-over-week change, and the week's job runs.
     """
