@@ -1,4 +1,4 @@
-"""The five services as five processes, configured by environment variables only.
+"""The five services as five processes on a 3-node JetStream cluster, env vars only.
 
 The production shape, end to end: documents are uploaded through the gateway and
 ingested by the worker, a transform embeds them into Qdrant (the REST stand-in,
@@ -20,8 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from neuralbridge.core.embedded import EmbeddedNats
+from neuralbridge.core.bus import Bus
 from tests.gateway.conftest import TEST_PII_HASH_KEY
+from tests.support.cluster import NatsCluster
 from tests.support.keys import ADMIN_KEY, KEYS, USER_KEY, bearer
 from tests.support.qdrant_server import QdrantStandIn
 from tests.support.topology import Topology, separate_services
@@ -41,12 +42,22 @@ def qdrant(tmp_path: Path) -> Iterator[QdrantStandIn]:
 
 
 @pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """A three-node JetStream cluster on loopback."""
+    nodes = NatsCluster(tmp_path / "nats")
+    nodes.start()
+    yield nodes
+    nodes.stop()
+
+
+@pytest.fixture
 async def topology(
-    tmp_path: Path, private_nats: EmbeddedNats, database_url: str, qdrant: QdrantStandIn
+    tmp_path: Path, cluster: NatsCluster, database_url: str, qdrant: QdrantStandIn
 ) -> AsyncIterator[Topology]:
-    """The five services, each its own process."""
+    """The five services, each its own process, on the cluster with every stream at R3."""
     env = {
-        "NATS_URL": private_nats.url, "DATABASE_URL": database_url, "QDRANT_URL": qdrant.url,
+        "NATS_URL": cluster.urls, "NATS_STREAM_REPLICAS": "3",
+        "DATABASE_URL": database_url, "QDRANT_URL": qdrant.url,
         "PII_HASH_KEY": TEST_PII_HASH_KEY, **KEYS, "RAG_COLLECTION": "knowledge",
         "RAG_SCORE_THRESHOLD": "0.1", "EMBEDDING_BATCH_SIZE": "16",
     }  # fmt: skip
@@ -85,7 +96,7 @@ def _nb(nats_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.timeout(400)
 async def test_ingest_transform_answer_feedback_and_a_job_across_processes(
-    topology: Topology, private_nats: EmbeddedNats
+    topology: Topology, cluster: NatsCluster
 ) -> None:
     """Every step of the user's path works with the services in separate processes."""
     async with httpx.AsyncClient(base_url=topology.gateway_url, timeout=60) as http:
@@ -116,10 +127,13 @@ async def test_ingest_transform_answer_feedback_and_a_job_across_processes(
         assert body["sources"], body
         assert body["sources"][0]["document"] == "acme.md"
         assert "Jane Doe" in body["answer"]
+        stats = await http.get("/api/proxy/stats", headers=bearer(USER_KEY))
+        assert stats.status_code == 200, stats.text
+        assert (stats.json()["replicas"], stats.json()["requests_total"]) == (1, 1)
         feedback = await _feedback(http, body["request_id"])
         assert feedback.status_code == 200, feedback.text
         enqueued = await asyncio.to_thread(
-            _nb, private_nats.url, "jobs", "run", "training_dataset_analysis"
+            _nb, cluster.urls, "jobs", "run", "training_dataset_analysis"
         )
         assert enqueued.returncode == 0, enqueued.stderr
         run_id = enqueued.stdout.strip().splitlines()[-1]
@@ -127,3 +141,28 @@ async def test_ingest_transform_answer_feedback_and_a_job_across_processes(
         # One question is too little to analyse: the trainer ran it and says so.
         assert run["status"] == "cancelled", run
         assert "insufficient data" in run["error_message"]
+
+
+async def test_every_stream_bucket_and_store_has_three_replicas(
+    topology: Topology, cluster: NatsCluster
+) -> None:
+    """With NATS_STREAM_REPLICAS=3, what the five services declared is replicated on 3 nodes."""
+    bus = await Bus.connect(cluster.urls, name="replica-check")
+    try:
+        # /readyz turns ready before every main has declared its topology (noted in the
+        # issue): wait until the last of them, the trainer's run-state bucket, is there.
+        for _ in range(100):
+            infos = await bus.js.streams_info()
+            if any(info.config.name == "KV_trainer_runs" for info in infos):
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await bus.close()
+    replicas = {info.config.name: info.config.num_replicas for info in infos}
+    print(f"{len(replicas)} streams, KV buckets and object stores")
+    expected = {
+        "DATASET_TRANSFORMS", "DLQ_DATASET_TRANSFORMS", "DATASET_EVENTS", "PROXY_REQUESTS",
+        "QUERY_LOGS", "FEEDBACK", "KV_proxy_sessions", "KV_trainer_runs", "OBJ_dataset_uploads",
+    }  # fmt: skip
+    assert expected <= set(replicas), sorted(replicas)
+    assert {name for name, count in replicas.items() if count != 3} == set()
