@@ -51,7 +51,7 @@ __all__ = [
 
 async def scheduler_setup(bus: Bus) -> int:
     """Declare the queues and state bucket, and show what will run when."""
-    await declare_all(bus.js)
+    await declare_all(bus.js, replicas=load_settings(SchedulerSettings).nats_stream_replicas)
     tz = time_zone(load_settings(SchedulerSettings).scheduler_timezone)
     now = datetime.now(UTC)
     for s in SEED_SCHEDULES:
@@ -98,7 +98,7 @@ async def scheduler_run(bus: Bus, job: str, *, config: Sequence[str] = ()) -> in
     except (KeyError, ValueError) as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
-    await declare_all(bus.js)
+    await declare_all(bus.js, replicas=load_settings(SchedulerSettings).nats_stream_replicas)
     msg_id = await enqueue_now(bus, schedule, config=parsed)
     run_id = manual_run_id(msg_id)
     print(f"enqueued {schedule.job_name} on queue {schedule.queue} as run {run_id}",
