@@ -103,8 +103,19 @@ async def declare_everything(cluster: NatsCluster, replicas: int) -> None:
 
 
 async def stream_names(bus: Bus) -> list[str]:
-    """Every stream's name, from the JetStream API (the meta layer's complete list)."""
-    answer = await bus.nc.request("$JS.API.STREAM.NAMES", b"{}", timeout=5.0)
+    """Every stream's name, from the JetStream API (the meta layer's complete list).
+
+    Asked again while a new meta leader settles (after a node was killed).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20.0
+    while True:
+        try:
+            answer = await bus.nc.request("$JS.API.STREAM.NAMES", b"{}", timeout=2.0)
+            break
+        except NatsTimeoutError:
+            if loop.time() > deadline:
+                raise
     body = json.loads(answer.data)
     assert body["total"] <= body["limit"], body  # one page holds them all
     return list(body["streams"] or [])
@@ -268,6 +279,7 @@ async def test_kill_one_node_r3_streams_keep_working_and_node_rejoins(
     victim = next(i for i, node in enumerate(cluster.nodes) if node.port != url.port)
     cluster.kill(victim)
     try:
+        await asyncio.to_thread(cluster.wait_ready, 30.0)  # a new meta leader, if it was there
         ack = await publish_until_acked(admin, "dataset.events.during", within=15.0)
         assert ack.stream == "DATASET_EVENTS"
         names = await stream_names(admin)

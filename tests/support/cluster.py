@@ -88,9 +88,10 @@ class NatsCluster:
     def kill(self, index: int) -> None:
         """SIGKILL node ``index`` (0-based), as a crash would."""
         node = self.nodes[index]
-        if node.proc is not None and node.running:
-            node.proc.send_signal(signal.SIGKILL)
-            node.proc.wait()
+        proc, node.proc = node.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
 
     def restart(self, index: int, timeout: float = 30.0) -> None:
         """Start node ``index`` again on its ports and store; wait until the cluster is whole."""
