@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import dataclasses
 import enum
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import structlog
@@ -29,7 +29,14 @@ from nats.js.errors import APIError, NotFoundError
 
 from neuralbridge.core.errors import TopologyError
 
-__all__ = ["call", "ensure_consumer", "ensure_stream", "reconcile_stream", "wait_for_replicas"]
+__all__ = [
+    "call",
+    "ensure_consumer",
+    "ensure_stream",
+    "patiently",
+    "reconcile_stream",
+    "wait_for_replicas",
+]
 
 log = structlog.get_logger()
 
@@ -39,14 +46,17 @@ T = TypeVar("T")
 STREAM_FIELDS = (
     "subjects", "retention", "storage", "num_replicas", "duplicate_window", "max_age", "max_bytes",
 )  # fmt: skip
+#: How long a JetStream API that times out (leaders being elected) is asked again.
+PATIENCE_SECONDS = 30.0
 _CONSUMER_FIELDS = ("ack_wait", "max_deliver", "backoff", "max_ack_pending", "max_waiting")
 
 
 async def ensure_stream(js: JetStreamContext, config: api.StreamConfig) -> None:
     """Create the stream, or reconcile the existing one with ``config``."""
     assert config.name is not None
+    name = config.name
     try:
-        info = await js.stream_info(config.name)
+        info = await patiently(lambda: js.stream_info(name), f"stream {name}")
     except NotFoundError:
         await call(js.add_stream(config), f"create stream {config.name}")
         log.info("stream_created", stream=config.name, replicas=config.num_replicas or 1)
@@ -117,9 +127,10 @@ async def wait_for_replicas(
 
 async def ensure_consumer(js: JetStreamContext, stream: str, config: api.ConsumerConfig) -> None:
     """Create the durable consumer, or update it when a declared field differs."""
-    assert config.durable_name is not None
+    durable = config.durable_name
+    assert durable is not None
     try:
-        info = await js.consumer_info(stream, config.durable_name)
+        info = await patiently(lambda: js.consumer_info(stream, durable), f"consumer {durable}")
     except NotFoundError:
         await call(js.add_consumer(stream, config), f"create consumer {config.durable_name}")
         log.info("consumer_created", stream=stream, consumer=config.durable_name)
@@ -133,6 +144,28 @@ async def ensure_consumer(js: JetStreamContext, stream: str, config: api.Consume
     if changed:
         await call(js.add_consumer(stream, config), f"update consumer {config.durable_name}")
         log.info("consumer_updated", stream=stream, consumer=config.durable_name, changed=changed)
+
+
+async def patiently(
+    ask: Callable[[], Awaitable[T]], what: str, *, within: float = PATIENCE_SECONDS
+) -> T:
+    """Ask the JetStream API again while it times out, for up to ``within`` seconds.
+
+    Right after a cluster node dies the API may not answer until new stream and
+    consumer leaders are elected; that is a wait, not a configuration error.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    pause = 0.2
+    while True:
+        try:
+            return await ask()
+        except NatsTimeoutError:
+            if loop.time() + pause > deadline:
+                raise
+            log.info("jetstream_api_waiting", what=what, retry_in=pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 async def call(awaitable: Awaitable[T], what: str) -> T:
