@@ -199,3 +199,10 @@ def test_serve_database_unreachable_exits_2_naming_database_url(
     result = run_nb(["serve", "scheduler"], env, tmp_path)
     assert_one_line(result, "DATABASE_URL", "cannot connect")
     assert "secret-pw" not in result.lines[0]
+
+
+def test_serve_nats_unreachable_exits_2_within_10_seconds(tmp_path: Path) -> None:
+    """No NATS server answers: bounded retries, then exit 2 with one line naming NATS_URL."""
+    env = _serve_env(LOG_LEVEL="warning", DATABASE_URL="postgresql://nb@127.0.0.1:1/nb")
+    result = run_nb(["serve", "scheduler"], env, tmp_path)
+    assert_one_line(result, "NATS_URL")

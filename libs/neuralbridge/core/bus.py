@@ -297,9 +297,11 @@ def _events(owner: list[Bus], nc: Client, shown_url: str) -> dict[str, Any]:
         if bus is not None:
             await bus._notify_reconnected()
 
+    # Before the first connection (no bus yet) the bounded retry speaks for itself:
+    # one line when it gives up, not a warning per attempt.
     async def disconnected() -> None:
         bus = current()
-        if bus is None or not bus._closing:
+        if bus is not None and not bus._closing:
             log.warning("nats_disconnected", url=shown_url)
 
     async def closed() -> None:
@@ -308,7 +310,8 @@ def _events(owner: list[Bus], nc: Client, shown_url: str) -> dict[str, Any]:
             bus._client_closed(nc)
 
     async def error(exc: Exception) -> None:
-        log.warning("nats_error", error=str(exc)[:200], error_type=type(exc).__name__)
+        if current() is not None:
+            log.warning("nats_error", error=str(exc)[:200], error_type=type(exc).__name__)
 
     return {
         "reconnected_cb": reconnected,

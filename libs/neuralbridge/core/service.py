@@ -38,6 +38,9 @@ S = TypeVar("S", bound=CommonSettings)
 #: Seconds PostgreSQL may take to accept the first connection (an unroutable host
 #: would otherwise hold the start for asyncpg's 60 s).
 DATABASE_CONNECT_WITHIN = 10.0
+#: Seconds a service keeps trying its first NATS connection before it exits with one line
+#: (an orchestrator restarts it; after the first connection it reconnects forever).
+NATS_CONNECT_WITHIN = 8.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +92,9 @@ async def open_deps(
         stop: When set (SIGTERM), the first NATS connection stops retrying.
 
     Raises:
-        ConfigError: ``NATS_URL`` or ``DATABASE_URL`` is missing or unreachable
-            (NATS retried for 30 s, PostgreSQL waited for ``DATABASE_CONNECT_WITHIN``),
-            or NATS refused the credentials.
+        ConfigError: ``NATS_URL`` or ``DATABASE_URL`` is missing or unreachable (NATS
+            retried for ``NATS_CONNECT_WITHIN``, PostgreSQL waited for
+            ``DATABASE_CONNECT_WITHIN``), or NATS refused the credentials.
         ConnectionAbortedError: ``stop`` was set before NATS answered.
     """
     if not settings.nats_url:
@@ -103,6 +106,7 @@ async def open_deps(
         name=f"neuralbridge-{spec.name}",
         auth=nats_auth(settings),
         stop=stop,
+        connect_within=NATS_CONNECT_WITHIN,
     )
     stack.push_async_callback(bus.close)
     try:
