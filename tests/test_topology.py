@@ -236,3 +236,14 @@ async def test_readiness_reason_never_shows_a_credential() -> None:
     reason = (await health.readiness())["postgres"]
     assert "s3cret-pw" not in reason
     assert reason.startswith("ConnectionError: cannot reach postgresql://")
+
+
+async def test_readiness_gate_holds_until_opened() -> None:
+    """A gate keeps /readyz not ready, saying why, until the service opens it."""
+    health = HealthServer("127.0.0.1", 0)
+    declared = health.gate("worker.topology", "declaring its streams and buckets")
+    health.mark_started()
+    before = await health.readiness()
+    declared()
+    assert before == {"worker.topology": "ConnectionError: declaring its streams and buckets"}
+    assert await health.readiness() == {"worker.topology": "ok"}

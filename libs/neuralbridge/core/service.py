@@ -54,6 +54,9 @@ class Deps(Generic[S]):
     health: HealthServer
     env: Mapping[str, str]
     qdrant: AsyncQdrantClient | None = None
+    #: Called by the main once its streams, buckets and consumers are declared:
+    #: until then ``/readyz`` reports ``<service>.topology`` as not ready.
+    declared: Callable[[], None] = lambda: None
 
 
 ServiceMain = Callable[[Deps[S], asyncio.Event], Coroutine[Any, Any, None]]
@@ -131,9 +134,11 @@ async def open_deps(
         await pool.fetchval("SELECT 1")
 
     health.add_check(f"{spec.name}.postgres", postgres_ready)
+    declared = health.gate(f"{spec.name}.topology", "declaring its streams and buckets")
     return Deps(
-        name=spec.name, settings=settings, bus=bus, pool=pool, health=health, env=env, qdrant=qdrant
-    )
+        name=spec.name, settings=settings, bus=bus, pool=pool, health=health, env=env,
+        qdrant=qdrant, declared=declared,
+    )  # fmt: skip
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

@@ -55,6 +55,7 @@ async def main(deps: Deps[DatasetTransformSettings], stop: asyncio.Event) -> Non
     delays = s.retry_delays()
     transforms, ingest = transforms_work(delays), ingest_work(delays)
     await declare_all(deps.bus.js, transforms, ingest, replicas=s.nats_stream_replicas)
+    deps.declared()
     start_heartbeat(deps, stop)
     board = await StateBoard.open(deps.bus)
     uploads = await deps.bus.js.object_store(UPLOADS_OBJECT_STORE)

@@ -38,6 +38,7 @@ async def build_parts(deps: Deps[GatewaySettings]) -> GatewayParts:
     """Declare the gateway's topology; the app's parts (``ConfigError`` on bad keys)."""
     s = deps.settings
     await declare_all(deps.bus.js, replicas=deps.settings.nats_stream_replicas)
+    deps.declared()
     feedback = FeedbackDesk(deps.bus, await deps.bus.js.key_value(FEEDBACK_KV))
     assert s.pii_hash_key is not None  # GatewaySettings refuses to exist without it
     access = Access(

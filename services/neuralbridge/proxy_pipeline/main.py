@@ -55,6 +55,7 @@ async def main(deps: Deps[ProxyPipelineSettings], stop: asyncio.Event) -> None:
     await declare_all(
         deps.bus.js, work, session_ttl=s.session_ttl_seconds, replicas=s.nats_stream_replicas
     )
+    deps.declared()
     sessions = SessionStore(
         await deps.bus.js.key_value(PROXY_SESSIONS_KV), max_turns=s.session_max_turns
     )

@@ -41,6 +41,7 @@ async def main(deps: Deps[SchedulerSettings], stop: asyncio.Event) -> None:
     """Evaluate the schedules every interval until ``stop`` is set."""
     tz = time_zone(deps.settings.scheduler_timezone)
     await declare_all(deps.bus.js, replicas=deps.settings.nats_stream_replicas)
+    deps.declared()
     start_heartbeat(deps, stop)
     state = await deps.bus.js.key_value(SCHEDULER_KV)
     scheduler = Scheduler(deps.bus, state, SEED_SCHEDULES, tz=tz)

@@ -60,6 +60,7 @@ def make_main(
             )
         )
         await declare_all(deps.bus.js, replicas=s.nats_stream_replicas)
+        deps.declared()
         start_heartbeat(deps, stop)
         board = await RunBoard.open(deps.bus)
         runners = []

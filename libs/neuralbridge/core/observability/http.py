@@ -52,6 +52,25 @@ class HealthServer:
         """Register a readiness check under ``name``."""
         self._checks[name] = check
 
+    def gate(self, name: str, waiting: str) -> Callable[[], None]:
+        """A readiness check that fails with ``waiting`` until the returned callable is called.
+
+        For what a service does after it is started but before it can serve (declaring
+        its streams, loading a model): ``/readyz`` says so instead of ``ok``.
+        """
+        opened = False
+
+        async def check() -> None:
+            if not opened:
+                raise ConnectionError(waiting)
+
+        def open_gate() -> None:
+            nonlocal opened
+            opened = True
+
+        self.add_check(name, check)
+        return open_gate
+
     def mark_started(self) -> None:
         """Services are running: readiness now depends on the checks alone."""
         self._started = True
