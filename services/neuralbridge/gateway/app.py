@@ -23,6 +23,7 @@ from neuralbridge.gateway.access import Access, require_caller
 from neuralbridge.gateway.contract import ContractJSON
 from neuralbridge.gateway.feedback import FeedbackDesk
 from neuralbridge.gateway.proxy_client import ProxyClient
+from neuralbridge.gateway.replicas import PipelineReplicas
 from neuralbridge.gateway.responses import EXCEPTION_HANDLERS
 from neuralbridge.gateway.routes import (
     datasets_router,
@@ -49,6 +50,7 @@ class GatewayParts:
     access: Access
     feedback: FeedbackDesk
     max_body_bytes: int
+    replicas: PipelineReplicas | None = None
 
 
 def create_app(parts: GatewayParts) -> Litestar:

@@ -19,6 +19,7 @@ from neuralbridge.gateway.feedback import FeedbackDesk
 from neuralbridge.gateway.proxy_client import ProxyClient
 from neuralbridge.gateway.ratelimit import RateLimiter
 from neuralbridge.gateway.ratelimit_sync import RateLimitSync
+from neuralbridge.gateway.replicas import PipelineReplicas
 from neuralbridge.gateway.request_log import log_requests
 from neuralbridge.gateway.settings import GatewaySettings, load_keys
 from neuralbridge.gateway.topology import declare_all
@@ -45,10 +46,15 @@ async def build_parts(deps: Deps[GatewaySettings]) -> GatewayParts:
         load_keys(s), RateLimiter(s.gateway_rate_limit_per_minute),
         session_secret=s.pii_hash_key.reveal().encode(),
     )  # fmt: skip
-    proxy = ProxyClient(deps.bus, timeout=s.gateway_request_timeout, access=access)
+    replicas = PipelineReplicas()
+    await replicas.start(deps.bus)
+    proxy = ProxyClient(
+        deps.bus, timeout=s.gateway_request_timeout, access=access, replicas=replicas
+    )
     return GatewayParts(
         bus=deps.bus, health=deps.health, proxy=proxy,
         access=access, feedback=feedback, max_body_bytes=s.gateway_max_body_bytes,
+        replicas=replicas,
     )  # fmt: skip
 
 
@@ -93,6 +99,8 @@ async def main(deps: Deps[GatewaySettings], stop: asyncio.Event) -> None:
     server.should_exit = True
     await serving
     stopped.cancel()
+    if parts.replicas is not None:
+        await parts.replicas.stop()
     if syncing is not None:
         await syncing
 

@@ -41,6 +41,7 @@ from neuralbridge.gateway.errors import (
     UpstreamUnavailableError,
     error_for_failure,
 )
+from neuralbridge.gateway.replicas import PipelineReplicas
 from neuralbridge.messages.proxy import (
     SEQ_STRIDE,
     HistoryMessage,
@@ -160,12 +161,17 @@ class ProxyClient:
         access: Scopes each request's session to its caller
             (:meth:`~neuralbridge.gateway.access.Access.session_key`) and takes a
             token from that session's rate-limit bucket before it is published.
+        replicas: When given, a request is refused with 503 at once while no
+            proxy-pipeline replica is alive (:mod:`~neuralbridge.gateway.replicas`).
     """
 
-    def __init__(self, bus: Bus, *, timeout: float, access: Access) -> None:
+    def __init__(
+        self, bus: Bus, *, timeout: float, access: Access, replicas: PipelineReplicas | None = None
+    ) -> None:
         self._bus = bus
         self._timeout = timeout
         self._access = access
+        self._replicas = replicas
         self._prefix = bus.nc.new_inbox()
         self._sub: BusSubscription | None = None
         self._subscribing = asyncio.Lock()
@@ -181,6 +187,11 @@ class ProxyClient:
             RateLimitedError: the caller's session is over its rate limit.
             UpstreamUnavailableError: the request could not be stored in ``PROXY_REQUESTS``.
         """
+        if self._replicas is not None and not self._replicas.alive():
+            raise UpstreamUnavailableError(
+                "no proxy-pipeline replica is running (none sent a heartbeat lately)",
+                code="no_pipeline_replica",
+            )
         session = self._access.session_key(caller, ask.session_id)
         self._access.admit_session(session)
         if self._sub is None:
