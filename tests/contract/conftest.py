@@ -12,7 +12,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,20 +22,11 @@ from neuralbridge.core.embedded import free_port
 from tests.gateway.conftest import TEST_PII_HASH_KEY
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.keys import ADMIN_KEY, KEYS, OTHER_USER_KEY, USER_KEY
+from tests.support.waiting import http_status
 
 __all__ = ["ADMIN_KEY", "ANSWER", "KEYS", "OTHER_USER_KEY", "USER_KEY", "nb_up"]
 
 ANSWER = "Acme Rockets was founded in 1990 by Jane Doe."
-
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - local test URL
-            return int(resp.status)
-    except urllib.error.HTTPError as err:
-        return err.code
-    except OSError:
-        return 0
 
 
 @pytest.fixture
@@ -71,7 +61,7 @@ async def nb_up(data: Path, env: dict[str, str]) -> AsyncIterator[str]:
         )  # fmt: skip
     try:
         for _ in range(900):
-            if await asyncio.to_thread(_status, f"http://127.0.0.1:{metrics}/readyz") == 200:
+            if await asyncio.to_thread(http_status, f"http://127.0.0.1:{metrics}/readyz") == 200:
                 break
             assert proc.poll() is None, log_path.read_text()
             await asyncio.sleep(0.1)

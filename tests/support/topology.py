@@ -19,14 +19,13 @@ import os
 import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from neuralbridge.core.embedded import free_port
+from tests.support.waiting import http_status
 
 __all__ = ["SERVICES", "ServiceProcess", "Topology", "separate_services"]
 
@@ -65,16 +64,6 @@ class Topology:
         return "\n".join(f"--- {n} ---\n{s.output()[-3000:]}" for n, s in self.services.items())
 
 
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - local test URL
-            return int(resp.status)
-    except urllib.error.HTTPError as err:
-        return err.code
-    except OSError:
-        return 0
-
-
 def _start(name: str, env: dict[str, str], work: Path) -> ServiceProcess:
     metrics = free_port()
     full = {**env, "METRICS_PORT": str(metrics), "NB_DATA_DIR": str(work / name)}
@@ -97,7 +86,7 @@ async def _wait_ready(topology: Topology, timeout: float) -> None:
                 raise AssertionError(
                     f"{name} exited {service.proc.returncode}:\n{service.output()}"
                 )
-            if await asyncio.to_thread(_status, f"{service.metrics_url}/readyz") == 200:
+            if await asyncio.to_thread(http_status, f"{service.metrics_url}/readyz") == 200:
                 del waiting[name]
         if loop.time() > deadline:
             raise AssertionError(

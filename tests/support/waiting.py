@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable
 
 
@@ -20,3 +22,14 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(0.05)
+
+
+def http_status(url: str) -> int:
+    """The status a GET of ``url`` answers (0: nothing answered); blocking, for a thread."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - local test URL
+            return int(resp.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+    except OSError:
+        return 0
